@@ -1,0 +1,47 @@
+"""Checks on the built HTML (run by `make test` after the strict build; fails if the book is not built).
+
+Every page of the table of contents exists; every labelled figure of every chapter is in its page with an
+image file that exists; no page shows a Python traceback.
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+
+
+def toc_files():
+    return re.findall(r"(?:root|file):\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8"))
+
+
+def figure_names(notebook):
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    return [c["metadata"]["mystnb"]["figure"]["name"] for c in nb["cells"]
+            if "figure" in c.get("metadata", {}).get("mystnb", {})]
+
+
+def test_index_exists():
+    assert (HTML / "index.html").is_file(), "no _build/html/index.html: build the book first (make book)"
+
+
+@pytest.mark.parametrize("doc", toc_files())
+def test_page_built_without_tracebacks(doc):
+    page = HTML / f"{doc}.html"
+    assert page.is_file(), f"{doc} is in _toc.yml but {page} was not built"
+    text = page.read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" not in text, f"{doc} shows a traceback"
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_labelled_figure_is_rendered(notebook):
+    text = (HTML / "chapters" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+    for name in figure_names(notebook):
+        block = re.search(rf'<figure[^>]*id="{re.escape(name)}".*?</figure>', text, re.S)
+        assert block, f"figure {name} missing from {notebook.stem}.html"
+        images = re.findall(r'<img[^>]+src="([^"]+)"', block.group(0))
+        assert images, f"figure {name} has no image"
+        for src in images:
+            assert (HTML / "chapters" / src).resolve().is_file(), f"figure {name}: image {src} not found"
