@@ -52,6 +52,7 @@ __all__ = [
     "population_meta_gradient",
     "sample_meta_gradient",
     "first_order_reference",
+    "predicted_distance",
     "Trajectory",
     "train",
 ]
@@ -271,7 +272,8 @@ def _task_gradients(method, B, w, inner, outer, alpha):
 
 
 def _average(G_B, G_w):
-    return G_B.mean(axis=-3), G_w.mean(axis=-3)[..., 0]
+    n = G_B.shape[-3]
+    return G_B.sum(axis=-3) / n, G_w.sum(axis=-3)[..., 0] / n
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -463,6 +465,28 @@ def first_order_reference(method, B, w, B_star, heads, alpha):
     return frozen
 
 
+def predicted_distance(t, dist0, alpha, beta, lam):
+    """Distance predicted by the tangent law ``tan(theta_t) = tan(theta_0) exp(-alpha beta lam t)`` (eq. `eq-tan-law`).
+
+    Derived in chapter 02 for ANIL started with ``w = 0``, ``alpha B_0^T B_0 = I`` and all principal angles equal
+    to ``theta_0 = arcsin(dist0)``, with head second moment ``lam I``, in the small-step limit. For a head
+    covariance ``diag(1, ..., 1, mu^2)`` use ``lam = mu^2``: the slowest direction sets the distance.
+
+    Parameters
+    ----------
+    t : array_like
+        Iterations.
+    dist0 : float in (0, 1)
+    alpha, beta, lam : float
+
+    Returns
+    -------
+    ndarray, shape of ``t``
+    """
+    tan0 = dist0 / np.sqrt(1 - dist0**2)
+    return np.sin(np.arctan(tan0 * np.exp(-alpha * beta * lam * np.asarray(t, dtype=float))))
+
+
 # ----------------------------------------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------------------------------------
@@ -534,8 +558,8 @@ def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None,
     rng : numpy.random.Generator
     n : int
         Tasks per iteration.
-    mu : float
-        Task diversity (see :func:`head_scales`).
+    mu : float or array_like of shape (trials,)
+        Task diversity (see :func:`head_scales`); one value per trial lets a single call compare several.
     w0 : array_like, shape (trials, k), optional
         Starting head (default 0).
     m_in, m_out : int, optional
@@ -572,7 +596,13 @@ def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None,
     T = check_positive_int("iterations", iterations)
     n = check_positive_int("n", n)
     record_every = check_positive_int("record_every", record_every)
-    scales = head_scales(k, mu)
+    if np.ndim(mu):
+        mus = as_array("mu", mu, ndim=1)
+        if mus.shape != (trials,):
+            raise ValueError(f"mu must be a number or have one value per trial, shape {(trials,)}; got {mus.shape}")
+    else:
+        mus = [mu] * trials
+    scales = np.stack([head_scales(k, value) for value in mus])             # (trials, k)
     sigma = check_nonnegative_float("sigma", sigma)
     if (m_in is None) != (m_out is None):
         raise ValueError("give both m_in and m_out (finite samples) or neither (population losses)")
@@ -597,7 +627,7 @@ def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None,
     column = 1
 
     for t in range(1, T + 1):
-        heads = sample_heads(rng, scales, (trials, n))
+        heads = rng.standard_normal((trials, n, k)) * scales[:, None, :]
         if finite:
             X_in, y_in = sample_task_data(rng, B_star, heads, m_in, sigma)
             X_out, y_out = sample_task_data(rng, B_star, heads, m_out, sigma)
@@ -615,10 +645,12 @@ def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None,
                                                      inner, out_j, alpha))
                 B_new = B[j] - beta * G_B
                 w_new = w[j] - beta * G_w if learn_head else w[j]
-                size = np.linalg.norm(B_new, axis=(-2, -1)) + np.linalg.norm(w_new, axis=-1)
-            ok = np.isfinite(size) & (size < limit)
-            blown = running[j] & ~ok
-            stopped_at[j, blown] = t
+                size = np.sqrt(np.einsum("tdk,tdk->t", B_new, B_new)) + np.sqrt(np.einsum("tk,tk->t", w_new, w_new))
+            ok = size < limit                                               # False for NaN and inf too
+            if ok.all() and running[j].all():                               # the usual case: no masking
+                B[j], w[j] = B_new, w_new
+                continue
+            stopped_at[j, running[j] & ~ok] = t
             running[j] &= ok
             B[j][running[j]] = B_new[running[j]]
             w[j][running[j]] = w_new[running[j]]
