@@ -3,11 +3,11 @@ N-step MAML on the same network for the cost comparison.
 
 Implements Part IV of the book (ji2020, ji2022):
 
-* ``chapters/20_anil_beyond_linear``  the sinusoid tasks (eq. `eq-sinusoid`), the body and the two heads
-  (eqs. `eq-body`, `eq-ridge-head`, `eq-mlp-head`), the inner loop and the bilevel objective
+* ``chapters/20_anil_beyond_linear``  the sinusoid tasks (eq. `eq-sinusoid-tasks`), the body and the two heads
+  (eqs. `eq-tanh-body`, `eq-ridge-head`, `eq-mlp-head`), the inner loop and the bilevel objective
   (eqs. `eq-anil-inner-n`, `eq-anil-bilevel`), the meta-gradient through N steps (eqs. `eq-anil-metagrad-w`,
   `eq-anil-metagrad-phi`, algorithm `alg-anil-backward`), the head Hessian-vector and mixed products
-  (eqs. `eq-rop`, `eq-mixed-accumulated`) and the first-order variant (eq. `eq-fo-anil-n`);
+  (eqs. `eq-rop-pass`, `eq-mixed-accumulated`) and the first-order variant (eq. `eq-fo-anil-n`);
 * ``chapters/21_inner_steps_and_cost`` training (eq. `eq-outer-step-n`), the stable-step search, and exact
   N-step MAML (eqs. `eq-maml-inner-n`, `eq-maml-metagrad`) with its cost.
 
@@ -48,6 +48,8 @@ from .validation import (
 
 __all__ = [
     "HEADS",
+    "BODY_KEYS",
+    "HEAD_KEYS",
     "METHODS",
     "LABELS",
     "DivergenceWarning",
@@ -88,7 +90,7 @@ BLOWUP_FACTOR = 1e3
 # ----------------------------------------------------------------------------------------------------
 
 class Tasks(NamedTuple):
-    """A batch of ``n`` sinusoid regression tasks (eq. `eq-sinusoid`).
+    """A batch of ``n`` sinusoid regression tasks (eq. `eq-sinusoid-tasks`).
 
     Attributes
     ----------
@@ -109,7 +111,7 @@ class Tasks(NamedTuple):
 
 
 def sample_sinusoid_tasks(rng, n, m_in, m_out, amplitude=(0.1, 5.0), phase=(0.0, np.pi), x_range=(-5.0, 5.0)):
-    """Draw ``n`` tasks ``y = A_i sin(x - psi_i)`` with ``A_i``, ``psi_i`` and ``x`` uniform (eq. `eq-sinusoid`).
+    """Draw ``n`` tasks ``y = A_i sin(x - psi_i)`` with ``A_i``, ``psi_i`` and ``x`` uniform (eq. `eq-sinusoid-tasks`).
 
     The ranges are those of the sinusoid benchmark of finn2017.
 
@@ -287,7 +289,7 @@ def _lift(X):
 
 
 def _forward(Ws, acts, A0, tally):
-    """Activations ``[A0, A1, ..., AL]`` (eq. `eq-body`, and the heads' equations)."""
+    """Activations ``[A0, A1, ..., AL]`` (eq. `eq-tanh-body`, and the heads' equations)."""
     As = [A0]
     for W, act in zip(Ws, acts):
         Z = tally.mm(As[-1], _swap(W))
@@ -320,7 +322,7 @@ def _jvp(Ws, acts, As, dWs, tally, dA0=None):
 
 
 def _rop_backward(Ws, acts, As, dWs, dAs, G, dG, tally, need_input=False):
-    """Directional derivative of :func:`_backward` (Pearlmutter's R-operator, eq. `eq-rop`).
+    """Directional derivative of :func:`_backward` (Pearlmutter's R-operator, eq. `eq-rop-pass`).
 
     Differentiates the reverse pass along the weight tangents ``dWs`` (with activation tangents ``dAs`` from
     :func:`_jvp`) and the output-cotangent tangent ``dG``. Returns the derivatives of the weight gradients,
@@ -378,7 +380,7 @@ def _head_inner_loop(kind, head0, Phi, y, alpha, N, ridge, tally, keep=True):
     return heads, stored, losses
 
 
-def _anil(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally):
+def _anil(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_task=False):
     """Per-task query losses, and (order "exact"/"first") the task-averaged meta-gradient of ANIL."""
     n, m_in = X_in.shape
     tally.category = "outer"
@@ -407,8 +409,9 @@ def _anil(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally):
     # one body backward for the query gradient and all N mixed products (eq. eq-anil-metagrad-phi)
     G_body = np.concatenate([C, G_Phi_D], axis=1)
     grads_body, _ = _backward([p["W1"], p["W2"]], body_acts, A_body, G_body, tally)
-    grads = {"W1": grads_body[0].mean(axis=0), "W2": grads_body[1].mean(axis=0)}
-    grads.update(_head_dict(kind, [vW.mean(axis=0) for vW in v]))
+    reduce = (lambda A: A) if per_task else (lambda A: A.mean(axis=0))
+    grads = {"W1": reduce(grads_body[0]), "W2": reduce(grads_body[1])}
+    grads.update(_head_dict(kind, [reduce(vW) for vW in v]))
     return loss_D, grads
 
 
@@ -416,7 +419,7 @@ def _anil(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally):
 # MAML: every parameter adapts; full Hessian-vector products
 # ----------------------------------------------------------------------------------------------------
 
-def _maml(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally):
+def _maml(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_task=False):
     """Per-task query losses and (order "exact") the exact N-step MAML meta-gradient (eq. `eq-maml-metagrad`)."""
     n, m_in = X_in.shape
     acts = _acts(kind)
@@ -445,7 +448,7 @@ def _maml(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally):
         Hv, _ = _rop_backward(thetas[j], acts, As, v, dAs, G, dAs[-1] / m_in, tally)
         reg = [0.0] * n_body + [ridge * vW for vW in v[n_body:]]
         v = [vW - alpha * (HW + c) for vW, HW, c in zip(v, Hv, reg)]
-    v = [vW.mean(axis=0) for vW in v]
+    v = v if per_task else [vW.mean(axis=0) for vW in v]
     grads = {"W1": v[0], "W2": v[1]}
     grads.update(_head_dict(kind, v[n_body:]))
     return loss_D, grads
@@ -460,7 +463,7 @@ def _check_common(alpha, N, ridge):
 
 
 def features(params, X):
-    """Body features ``Phi(x) = tanh(W2 tanh(W1 (x, 1)))`` (eq. `eq-body`).
+    """Body features ``Phi(x) = tanh(W2 tanh(W1 (x, 1)))`` (eq. `eq-tanh-body`).
 
     Parameters
     ----------
@@ -542,7 +545,7 @@ def inner_loop(params, X_in, y_in, alpha, N, ridge=0.0):
 def head_hessian(params, X_in, y_in, ridge=0.0):
     """The full head Hessian ``H = grad_w^2 L_S(w, phi)`` of every task, built from head Hessian-vector products.
 
-    Each column is one R-operator product (eq. `eq-rop`) on a basis vector; used to check strong convexity
+    Each column is one R-operator product (eq. `eq-rop-pass`) on a basis vector; used to check strong convexity
     (``mu_sc = lambda_min(H) >= ridge`` for the ridge head) and nonconvexity (a negative eigenvalue for the
     two-layer head). Head parameters are flattened in the order ``w`` or ``(V row-major, a)``.
 
@@ -612,7 +615,7 @@ def meta_loss(method, params, tasks, alpha, N, ridge=0.0):
     return float(np.mean(loss))
 
 
-def meta_gradient(method, params, tasks, alpha, N, ridge=0.0):
+def meta_gradient(method, params, tasks, alpha, N, ridge=0.0, per_task=False):
     """Meta-gradient of ANIL (exact or first-order) or of exact MAML through N inner steps.
 
     * ``"exact_anil"``: eqs. `eq-anil-metagrad-w`, `eq-anil-metagrad-phi`, computed by algorithm
@@ -634,13 +637,16 @@ def meta_gradient(method, params, tasks, alpha, N, ridge=0.0):
         Number of inner steps.
     ridge : float
         Ridge weight of the inner loss (applied to the head only).
+    per_task : bool
+        Return the gradient of every task's query loss (leading axis n) instead of their average.
 
     Returns
     -------
     loss : float
         The meta-objective at ``params`` (:func:`meta_loss`).
     grads : dict
-        Same keys and shapes as ``params``; averaged over the tasks.
+        Same keys and shapes as ``params`` (with a leading task axis if ``per_task``); averaged over the tasks
+        otherwise.
     cost : dict
         ``hvp``: Hessian-vector products computed (``N n``), ``hvp_dim``: dimension of the parameter block they
         act on (head for ANIL, all parameters for MAML), ``mixed``: mixed body-head products (``N n`` for exact
@@ -655,10 +661,10 @@ def meta_gradient(method, params, tasks, alpha, N, ridge=0.0):
     tally = _Tally()
     with np.errstate(over="ignore", invalid="ignore"):
         if method == "exact_maml":
-            loss, grads = _maml(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, "exact", tally)
+            loss, grads = _maml(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, "exact", tally, per_task)
         else:
             order = "exact" if method == "exact_anil" else "first"
-            loss, grads = _anil(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally)
+            loss, grads = _anil(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_task)
     sizes = count_params(p)
     n = X_in.shape[0]
     exact = method != "fo_anil"
@@ -859,8 +865,9 @@ def train(method, params0, alpha, beta, N, iterations, rng, n=10, m_in=10, m_out
     -----
     DivergenceWarning
         When the batch meta-loss becomes non-finite or exceeds ``BLOWUP_FACTOR`` times its first value; the run
-        stops there and the warning names the step size to lower: ``alpha`` if the inner loop itself increases
-        the support loss at the last good parameters, ``beta`` otherwise.
+        stops there and the warning names the step size to lower: ``alpha`` if the inner loop already raised
+        the support loss of the first batch at the starting parameters, ``beta`` otherwise (the outer steps
+        then carried the parameters to where the meta-objective is too sharp for them).
     """
     method = check_choice("method", method, METHODS)
     kind, params = _check_params(params0)
@@ -883,9 +890,10 @@ def train(method, params0, alpha, beta, N, iterations, rng, n=10, m_in=10, m_out
     test_loss[0], seconds[0], column = evaluate(params), 0.0, 1
     elapsed, stopped_at, first = 0.0, -1, None
     totals = {"inner": 0, "second_order": 0, "outer": 0, "total": 0, "hvp": 0}
-    last_tasks = None
+    first_tasks = None
     for t in range(1, T + 1):
         tasks = sample_sinusoid_tasks(rng, n, m_in, m_out)
+        first_tasks = tasks if first_tasks is None else first_tasks
         start = time.perf_counter()
         loss, grads, cost = meta_gradient(method, params, tasks, alpha, N, ridge)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -894,7 +902,7 @@ def train(method, params0, alpha, beta, N, iterations, rng, n=10, m_in=10, m_out
         first = loss if first is None else first
         finite = np.isfinite(loss) and all(np.all(np.isfinite(v)) for v in new.values())
         if not finite or loss > BLOWUP_FACTOR * max(first, 1e-12):
-            stopped_at, last_tasks = t, tasks
+            stopped_at = t
             break
         train_loss[t - 1] = loss
         params = new
@@ -905,17 +913,18 @@ def train(method, params0, alpha, beta, N, iterations, rng, n=10, m_in=10, m_out
             test_loss[column], seconds[column] = evaluate(params), elapsed
             column += 1
     if stopped_at > 0 and warn:
-        _warn_divergence(method, params, last_tasks, alpha, beta, N, ridge, stopped_at)
+        _warn_divergence(method, params0, first_tasks, alpha, beta, N, ridge, stopped_at)
     return Run(method, kind, N, alpha, beta, ridge, np.array(recorded), test_loss, seconds, train_loss, stopped_at,
                params, totals)
 
 
 def _warn_divergence(method, params, tasks, alpha, beta, N, ridge, stopped_at):
-    """Name the step size to lower: alpha if the inner loop raises the support loss, else beta."""
+    """Name the step size to lower: alpha if the inner loop raises the support loss at the start, else beta."""
     _, losses = inner_loop(params, tasks.X_in, tasks.y_in, alpha, max(N, 1), ridge)
     inner_up = bool(np.any(~np.isfinite(losses[-1])) or np.any(losses[-1] > losses[0]))
     if inner_up:
-        advice = f"lower alpha (the inner step size, now {alpha:g}): the inner loop raises the support loss"
+        advice = (f"lower alpha (the inner step size, now {alpha:g}): already at the start the inner loop "
+                  f"raises the support loss")
     else:
         advice = f"lower beta (the outer step size, now {beta:g})"
     warnings.warn(f"{LABELS[method]} with N={N} blew up at outer iteration {stopped_at} and was stopped there. "

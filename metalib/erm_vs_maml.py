@@ -1216,8 +1216,8 @@ def train_sgd(rng, methods, mixture, alpha, beta, iterations, n, m_in, m_out, N=
 # ----------------------------------------------------------------------------------------------------
 
 def plot_gain_heatmap(alpha=1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, N=1, R_E=1.0, d=10, tau=None,
-                      R_H_grid=None, D_grid=None, ax=None):
-    """Draw ``log10 G`` over (hard-task spread ``R_H``, center distance ``D``) from :func:`two_cluster`.
+                      R_H_grid=None, D_grid=None, marks=(), ax=None):
+    """Draw the relative gain ``G`` over (hard-task spread ``R_H``, center distance ``D``), from :func:`two_cluster`.
 
     Parameters
     ----------
@@ -1226,36 +1226,47 @@ def plot_gain_heatmap(alpha=1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, N=1, R_E=1.0, d=
         Spreads (default: 61 log-spaced values from 0.03 to 10).
     D_grid : array_like, optional
         Distances (default: 61 values from 0 to 5).
+    marks : sequence of (R_H, D, label)
+        Points to mark on the map.
     ax : matplotlib Axes, optional
 
     Returns
     -------
     fig : matplotlib Figure
-    G : ndarray, shape (len(D_grid), len(R_H_grid))
+    G : ndarray, shape (len(D_grid), len(R_H_grid)), or None when the MAML objective is flat
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
     R_H_grid = np.logspace(np.log10(0.03), 1, 61) if R_H_grid is None else np.asarray(R_H_grid, float)
     D_grid = np.linspace(0, 5, 61) if D_grid is None else np.asarray(D_grid, float)
-    res = two_cluster(R_H_grid[None, :], D_grid[:, None], rho_H=rho_H, rho_E=rho_E, p_H=p_H, alpha=alpha,
-                      d=d, N=N, tau=tau, R_E=R_E)
-    G = res.gain
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
     else:
         fig = ax.figure
-    top = max(float(np.nanmax(G)), 1.01)
-    mesh = ax.pcolormesh(R_H_grid, D_grid, G, norm=LogNorm(vmin=1, vmax=top), cmap="viridis", shading="nearest")
-    levels = [lv for lv in (1.1, 1.5, 2, 3, 5, 10, 30, 100, 1000) if lv < top]
-    if levels:
-        cs = ax.contour(R_H_grid, D_grid, G, levels=levels, colors="white", linewidths=0.7)
-        ax.clabel(cs, fmt=lambda v: f"{v:g}", fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel(r"hard-task spread $R_H$")
     ax.set_ylabel(r"center distance $D=\|c_H-c_E\|$")
-    fig.colorbar(mesh, ax=ax, label=r"relative gain $G=\mathcal{E}(\theta_{\rm ERM})/\mathcal{E}(\theta_{\rm MAML})$")
-    ax.set_title(rf"$\alpha$={alpha:g}, $\rho_H$={rho_H:g}, $\rho_E$={rho_E:g}, $p_H$={p_H:g}, N={N}: "
+    try:
+        res = two_cluster(R_H_grid[None, :], D_grid[:, None], rho_H=rho_H, rho_E=rho_E, p_H=p_H, alpha=alpha,
+                          d=d, N=N, tau=tau, R_E=R_E)
+    except ValueError as exc:                     # flat MAML objective: say so instead of failing
+        ax.text(0.5, 0.5, str(exc).split(";")[0], ha="center", va="center", wrap=True, transform=ax.transAxes)
+        return fig, None
+    G = res.gain
+    top = max(float(np.nanmax(G[np.isfinite(G)])), 1.01)
+    mesh = ax.pcolormesh(R_H_grid, D_grid, np.minimum(G, top), norm=LogNorm(vmin=1, vmax=top), cmap="viridis",
+                         shading="nearest")
+    levels = [lv for lv in (1.1, 1.5, 2, 3, 5, 10, 30, 100, 300, 1000, 3000) if lv < top]
+    if levels:
+        cs = ax.contour(R_H_grid, D_grid, G, levels=levels, colors="white", linewidths=0.7)
+        ax.clabel(cs, fmt=lambda v: f"{v:g}", fontsize=7)
+    for r, dist, label in marks:
+        ax.plot([r], [dist], marker="o", ms=7, mfc="none", mec="red", mew=1.5)
+        ax.annotate(label, (r, dist), xytext=(6, -12 if dist > D_grid.max() / 2 else 6),
+                    textcoords="offset points", color="red", fontsize=8)
+    fig.colorbar(mesh, ax=ax, label=r"relative gain $G$ (log scale)")
+    ax.set_title(rf"$\alpha$={alpha:g}, $\rho_H$={rho_H:g}, $\rho_E$={rho_E:g}, $p_H$={p_H:g}, $N$={N}:  "
                  rf"$\omega_{{\rm ERM}}$={float(res.omega_erm.flat[0]):.2f}, "
                  rf"$\omega_{{\rm MAML}}$={float(res.omega_maml.flat[0]):.2f}", fontsize=9)
     return fig, G

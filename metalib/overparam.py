@@ -940,6 +940,20 @@ def train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, iterations, 
         G_B, G_w = _expected_direction(B, w, alpha, B_star, head_cov, m_in, sigma)
         return B - beta * G_B, w - beta * G_w
 
+    if not np.any(w0):
+        # From w = 0 the expected head direction B^T (I - alpha M) B w vanishes, so w stays exactly 0 and
+        # eq. `eq-op-recursion` needs only B: the same formula as `step` at w = 0, with fewer operations.
+        c1 = 1.0 if m_in == math.inf else (m_in + 1) / m_in
+        c2 = 0.0 if m_in == math.inf else (np.trace(head_cov) + sigma**2) / m_in
+        ab, a2b, Bs_T = alpha * beta, alpha**2 * beta, B_star.T.copy()
+
+        def step(state):  # noqa: F811 (the fast path replaces the general step)
+            B, w = state
+            P = Bs_T @ B                                              # Q = B_*^T B
+            LP = head_cov @ P
+            H = c1 * (_swap(P) @ LP) + c2 * (_swap(B) @ B)            # B^T S B
+            return B + ab * (B_star @ LP) - a2b * (B @ H), w
+
     state = (B0.copy(), w0[..., None].copy())
     out = _run(step, state, B_star, T, record, target, lambda w: np.linalg.norm(w, axis=(-2, -1)))
     points, perp, sv, top, hnorm, gerr, stopped_at, (B, w) = out
@@ -987,7 +1001,7 @@ def train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=None):
     def step(state):
         B, L = state
         E = B @ L - B_star
-        return B - beta * E @ head_cov @ _swap(L), L - alpha * _swap(B) @ E
+        return B - (beta * E) @ (head_cov @ _swap(L)), L - alpha * (_swap(B) @ E)
 
     L0 = np.zeros(B0.shape[:-2] + (B0.shape[-1], B_star.shape[1]))
     out = _run(step, (B0.copy(), L0), B_star, T, record, None, lambda L: np.linalg.norm(L, axis=(-2, -1)))
