@@ -59,6 +59,9 @@ __all__ = [
     "OverparamTrajectory",
     "train_expected_fo_anil",
     "train_multitask",
+    "width_penalty_representation",
+    "plot_width_penalty",
+    "plot_unlearning",
 ]
 
 
@@ -1012,3 +1015,137 @@ def train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=None):
     _warn("Multi-task learning", stopped_at, advice)
     params = dict(alpha=alpha, beta=beta, iterations=T, d=B0.shape[-2], k=B_star.shape[1], k_width=B0.shape[-1])
     return OverparamTrajectory(points, perp, sv, top, hnorm, gerr, stopped_at, B, L, params)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Figures of the interactive panels (chapters 05 and 06)
+# ----------------------------------------------------------------------------------------------------
+
+def width_penalty_representation(B_star, head_cov, m_in, alpha, extra, rho, sigma=0.0):
+    """FO-ANIL's limit plus ``extra`` leftover columns: ``[B_* (Gamma*/alpha)^{1/2}, rho U / sqrt(alpha)]``.
+
+    ``U`` (d, extra) has orthonormal columns orthogonal to ``col(B_*)``, so ``alpha B_perp^T B_perp = rho^2 I``
+    and the two parts use different hidden units (lemma `lem-op-width-penalty`: the one-step risk grows by
+    ``(tr Lambda_* + sigma^2) extra rho^4 / M``). ``U`` is fixed (the last ``extra`` columns of a complete
+    orthonormal basis that starts with ``B_*``), so the result is deterministic.
+
+    Parameters
+    ----------
+    B_star : array_like, shape (d, k)
+    head_cov : array_like, shape (k, k)
+    m_in : int or inf
+    alpha : float
+    extra : int
+        ``k' - k``, at most ``d - k``.
+    rho : float
+        Size of the leftover part, in units of the initial scale ``1 / sqrt(alpha)``.
+    sigma : float
+
+    Returns
+    -------
+    ndarray, shape (d, k + extra)
+    """
+    B_star = as_array("B_star", B_star, ndim=2)
+    d, k = B_star.shape
+    head_cov = _check_head_cov(head_cov, k)
+    alpha = check_positive_float("alpha", alpha)
+    rho = check_nonnegative_float("rho", rho)
+    if not isinstance(extra, numbers.Integral) or isinstance(extra, bool) or not 0 <= extra <= d - k:
+        raise ValueError(f"extra must be an integer in [0, d - k] = [0, {d - k}], got {extra!r}")
+    gram = fixed_point_gram(alpha, head_cov, m_in, sigma)
+    vals, vecs = np.linalg.eigh(gram)
+    B_par = B_star @ (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    complete = np.linalg.qr(np.hstack([B_star, np.eye(d)]))[0]
+    U = complete[:, k:k + extra]
+    U = U - B_star @ (B_star.T @ U)
+    return np.hstack([B_par, rho * U / np.sqrt(alpha)])
+
+
+def plot_width_penalty(B_star, head_cov, alpha, m_in, extra=5, rho=1.0, sigma=2.0, m_max=200):
+    """One-step excess risk versus the new task's sample size, with and without leftover width (chapter 05).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    M = np.unique(np.geomspace(2, m_max, 40).astype(int))
+    narrow = width_penalty_representation(B_star, head_cov, m_in, alpha, 0, 0.0, sigma)
+    wide = width_penalty_representation(B_star, head_cov, m_in, alpha, extra, rho, sigma)
+    trace = np.trace(_check_head_cov(head_cov)) + sigma**2
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.loglog(M, one_step_excess_risk(narrow, alpha, B_star, head_cov, M, sigma), "C0-", lw=2,
+              label=r"FO-ANIL's limit, width $k$, step $\alpha$")
+    ax.loglog(M, one_step_excess_risk(wide, alpha, B_star, head_cov, M, sigma), "C3-", lw=2,
+              label=rf"plus {extra} leftover columns, step $\alpha$")
+    best = best_one_step_size(wide, B_star, head_cov, M, sigma)
+    ax.loglog(M, one_step_excess_risk(wide, best, B_star, head_cov, M, sigma), "C3--", lw=1.2,
+              label="the same, best step for each M")
+    ax.loglog(M, oracle_one_step_risk(head_cov, M, sigma), "k:", lw=1.2, label=r"oracle $B_*\Gamma^*B_*^\top$")
+    ax.axvline(m_in, color="0.6", lw=0.8)
+    ax.set_xlabel("samples of the new task $M$")
+    ax.set_ylabel("one-step excess risk $R$")
+    ax.set_ylim(top=2 * float(np.trace(head_cov)))
+    at_m = float(one_step_excess_risk(wide, alpha, B_star, head_cov, m_in, sigma)
+                 - one_step_excess_risk(narrow, alpha, B_star, head_cov, m_in, sigma))
+    ax.set_title(f"penalty at M = m_in = {m_in}: {at_m:.3g} (predicted {trace * extra * rho**4 / m_in:.3g})",
+                 fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_unlearning(B_star, head_cov, sigma, k_width=10, m_in=20, alpha=0.1, beta=0.1, iterations=10000, seed=0):
+    """FO-ANIL versus the multi-task learner from the same start: ``||B_perp||_F`` and singular values (chapter 06).
+
+    Starts both learners from ``initial_representation(B_star, alpha, default_rng(seed), k_width=k_width)``
+    and draws the predicted law ``sqrt(k' - k) (2 alpha^2 beta s t)^{-1/2}`` (eq. `eq-op-cubic-law`) and the
+    floor ``sqrt((k' - k) / alpha)`` of lemma `lem-op-frozen-kernel`.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    fo, mtl : OverparamTrajectory
+    """
+    import matplotlib.pyplot as plt
+
+    from .linrep import initial_representation
+
+    B_star = as_array("B_star", B_star, ndim=2)
+    k = B_star.shape[1]
+    k_width = check_positive_int("k_width", k_width)
+    if k_width < k:
+        raise ValueError(f"k_width must be at least k = {k}, got {k_width}")
+    B0 = initial_representation(B_star, alpha, np.random.default_rng(seed), k_width=k_width)
+    record = np.unique(np.geomspace(1, iterations, 80).astype(int))
+    fo = train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, iterations, sigma, record=record)
+    mtl = train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=record)
+    t = fo.iterations[1:]
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax0.loglog(t, fo.perp_norm[1:], "C0-", lw=2, label=f"FO-ANIL, m_in = {m_in}")
+    ax0.loglog(t, mtl.perp_norm[1:], "C1-", lw=2, label="multi-task learner")
+    if k_width > k:
+        ax0.axhline(np.sqrt((k_width - k) / alpha), color="0.5", ls=":", lw=1, label="frozen-kernel floor")
+        if m_in != math.inf:
+            s = (np.trace(head_cov) + sigma**2) / m_in
+            ax0.loglog(t, np.sqrt(k_width - k) * (2 * alpha**2 * beta * s * t) ** -0.5, "k--", lw=1,
+                       label=r"law $\sqrt{k'-k}\,(2\alpha^2\beta s t)^{-1/2}$")
+    ax0.set_ylim(max(1e-3, 0.3 * np.nanmin(fo.perp_norm)), 2 * fo.perp_norm[0])
+    ax0.set_xlabel("iteration $t$")
+    ax0.set_ylabel(r"$\|B_\perp\|_F$")
+    ratio_fo = fo.perp_norm[0] / fo.perp_norm[-1]
+    ratio_mtl = mtl.perp_norm[0] / mtl.perp_norm[-1]
+    ax0.set_title(f"start / end: FO-ANIL {ratio_fo:.3g}, multi-task {ratio_mtl:.3g}", fontsize=10)
+    ax0.legend(fontsize=8, loc="lower left")
+    ax1.loglog(t, fo.singular_values[1:, :k], "C0-", lw=1.5)
+    if k_width > k:
+        ax1.loglog(t, fo.singular_values[1:, k:], "C3-", lw=1.5)
+    for value in np.sqrt(np.linalg.eigvalsh(fixed_point_gram(alpha, head_cov, m_in, sigma))):
+        ax1.axhline(value, color="0.5", ls=":", lw=1)
+    ax1.set_xlabel("iteration $t$")
+    ax1.set_ylabel(r"singular values of $B_t$ (FO-ANIL)")
+    ax1.set_title(rf"top {k} (blue) settle at $\sqrt{{\mathrm{{eig}}\,\Lambda_{{\lim}}}}$; the other "
+                  f"{k_width - k} (red) decay", fontsize=10)
+    fig.tight_layout()
+    return fig, fo, mtl
