@@ -1,0 +1,60 @@
+"""Timings for Part I (metalib.linrep): the Figure 1 reproduction and one widget redraw.
+
+Budgets (issue: Part I): the whole Figure 1 reproduction (5 trials x 5 methods, 3,000 iterations) under 10 s,
+one redraw of the Part I panel at its defaults under 0.5 s. Prints the best of several repeats and exits
+non-zero if a budget is exceeded. Run: ``make benchmark`` or ``python benchmarks/bench_linrep.py``.
+"""
+import sys
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")          # a script, not a notebook: render off-screen
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from metalib import linrep, random_orthonormal  # noqa: E402
+from metalib.widgets import LINREP_DEFAULTS, draw_linrep  # noqa: E402
+
+
+def best_of(repeats, fn):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def figure1():
+    rng = np.random.default_rng(0)
+    B_star = random_orthonormal(100, 5, rng, size=5)
+    B0 = linrep.initial_representation(B_star, 0.1, rng, dist0=0.9)
+    linrep.train(linrep.METHODS, B_star, B0, 0.1, 0.1, 3000, rng, n=5, record_every=10)
+
+
+def redraw(method):
+    def run():
+        fig = draw_linrep(**(LINREP_DEFAULTS | dict(method=method)), show=False)
+        fig.canvas.draw()                      # include rendering, as a notebook would
+        plt.close(fig)
+    return run
+
+
+def main():
+    rows = [("Figure 1 reproduction (5 trials x 5 methods x 3000 iterations)", best_of(3, figure1), 10.0)]
+    for method in ("exact_anil", "exact_maml", "avg_loss"):
+        rows.append((f"panel redraw at defaults, {method}", best_of(5, redraw(method)), 0.5))
+    rows.append(("panel redraw at defaults, fo_anil, m=25",
+                 best_of(5, lambda: plt.close(draw_linrep(method="fo_anil", samples="m=25", show=False))), 0.5))
+    failed = False
+    print(f"{'what':66s} {'best [s]':>9s} {'budget [s]':>11s}")
+    for what, seconds, budget in rows:
+        flag = "" if seconds < budget else "  OVER BUDGET"
+        failed |= seconds >= budget
+        print(f"{what:66s} {seconds:9.3f} {budget:11.1f}{flag}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
