@@ -406,9 +406,16 @@ def _anil(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_
             Hv, dG_Phi = _rop_backward(heads[j], acts, As, v, dAs, G, dAs[-1] / m_in, tally, need_input=True)
             C = C - alpha * dG_Phi                                                # eq. eq-mixed-accumulated
             v = [vW - alpha * (HW + ridge * vW) for vW, HW in zip(v, Hv)]         # v <- (I - alpha H_j) v
-    # one body backward for the query gradient and all N mixed products (eq. eq-anil-metagrad-phi)
+    # one body backward for the query gradient and all N mixed products (eq. eq-anil-metagrad-phi); its work is
+    # linear in the number of rows, so the support rows' share (the mixed products) is booked as second-order
     G_body = np.concatenate([C, G_Phi_D], axis=1)
+    before = tally.madds["outer"]
+    tally.category = "outer"
     grads_body, _ = _backward([p["W1"], p["W2"]], body_acts, A_body, G_body, tally)
+    if order == "exact":
+        share = (tally.madds["outer"] - before) * m_in // G_body.shape[1]
+        tally.madds["outer"] -= share
+        tally.madds["second_order"] += share
     reduce = (lambda A: A) if per_task else (lambda A: A.mean(axis=0))
     grads = {"W1": reduce(grads_body[0]), "W2": reduce(grads_body[1])}
     grads.update(_head_dict(kind, [reduce(vW) for vW in v]))

@@ -1262,10 +1262,15 @@ def plot_gain_heatmap(alpha=1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, N=1, R_E=1.0, d=
         cs = ax.contour(R_H_grid, D_grid, G, levels=levels, colors="white", linewidths=0.7)
         ax.clabel(cs, fmt=lambda v: f"{v:g}", fontsize=7)
     for r, dist, label in marks:
-        ax.plot([r], [dist], marker="o", ms=7, mfc="none", mec="red", mew=1.5)
-        ax.annotate(label, (r, dist), xytext=(6, -12 if dist > D_grid.max() / 2 else 6),
-                    textcoords="offset points", color="red", fontsize=8)
-    fig.colorbar(mesh, ax=ax, label=r"relative gain $G$ (log scale)")
+        right = r > np.sqrt(R_H_grid.min() * R_H_grid.max())
+        ax.plot([r], [dist], marker="o", ms=8, mfc="none", mec="red", mew=1.8, clip_on=False)
+        ax.annotate(label, (r, dist), xytext=(-8 if right else 8, -14 if dist > D_grid.max() / 2 else 10),
+                    textcoords="offset points", ha="right" if right else "left", color="red", fontsize=8,
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+    cbar = fig.colorbar(mesh, ax=ax, label=r"relative gain $G$ (log scale)")
+    ticks = [t for t in (1, 1.5, 2, 3, 5, 10, 30, 100, 300, 1000, 3000, 10000) if t <= top]
+    cbar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
+    cbar.minorticks_off()
     ax.set_title(rf"$\alpha$={alpha:g}, $\rho_H$={rho_H:g}, $\rho_E$={rho_E:g}, $p_H$={p_H:g}, $N$={N}:  "
                  rf"$\omega_{{\rm ERM}}$={float(res.omega_erm.flat[0]):.2f}, "
                  rf"$\omega_{{\rm MAML}}$={float(res.omega_maml.flat[0]):.2f}", fontsize=9)
