@@ -1,17 +1,18 @@
 # The two commands of the README. Each one sets up everything it needs from scratch:
 #   make book   build the executed book into _build/html
-#   make test   unit tests, every notebook under nbval, and a strict (-W) book build
+#   make test   unit tests, every notebook under nbval (in a fresh environment made from requirements.txt
+#               alone, as Binder makes it), a strict (-W) book build, and checks of the built pages in
+#               headless Chromium
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.requirements-installed
-WIDGETS := _vendor/widgets/embed-amd.js
 JB_CACHE := _build/.jupyter_cache
 # The notebook cache is keyed on notebook code only; this key adds the library, so that a
 # change in metalib/ re-executes every chapter instead of serving stale outputs.
 LIB_KEY := _build/.metalib-key
 
-.PHONY: book test unit notebooks build-strict benchmark clean cache-guard help
+.PHONY: book test unit notebooks chromium benchmark clean cache-guard help
 .DEFAULT_GOAL := help
 
 help:
@@ -24,30 +25,39 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $@
 
-$(WIDGETS): scripts/vendor_js.py
-	$(BIN)/python scripts/vendor_js.py
-
 cache-guard: $(STAMP)
 	@mkdir -p _build
 	@key=$$(cat metalib/*.py | sha256sum | cut -d' ' -f1); \
 	if [ "$$(cat $(LIB_KEY) 2>/dev/null)" != "$$key" ]; then \
 	  rm -rf $(JB_CACHE); echo "$$key" > $(LIB_KEY); echo "metalib changed: notebook cache cleared"; fi
 
-book: $(STAMP) $(WIDGETS) cache-guard
+# tests that read the built book: they run after the build
+AFTER_BUILD := tests/test_built_book.py tests/test_browser.py
+# nbval runs in a fresh environment made from requirements.txt alone, as Binder makes it: this doubles as the
+# check that requirements.txt is enough to execute every chapter
+FRESH := _build/fresh-venv
+
+book: $(STAMP) cache-guard
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "Open file://$(CURDIR)/_build/html/index.html"
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests --ignore=tests/test_built_book.py
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests $(addprefix --ignore=,$(AFTER_BUILD))
 
-notebooks: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile chapters
+notebooks:
+	rm -rf $(FRESH)
+	$(PYTHON) -m venv $(FRESH)
+	$(FRESH)/bin/python -m pip install --quiet -r requirements.txt
+	$(FRESH)/bin/python -m pytest -n 2 --dist loadfile chapters
 
-build-strict: $(STAMP) $(WIDGETS) cache-guard
-	$(BIN)/jupyter-book build --warningiserror --keep-going .
+# Debian's chromium for the browser test, installed once when missing (never downloaded by a test tool)
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser test"; \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; }
 
-test: unit notebooks build-strict
-	$(BIN)/python -m pytest -p no:xdist tests/test_built_book.py
+test: unit notebooks book chromium
+	$(BIN)/python -m pytest -p no:xdist $(AFTER_BUILD)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
