@@ -4,6 +4,16 @@ Modules
 -------
 subspace
     Orthonormal bases, principal angles, the subspace distance (chapter 0).
+linrep
+    Multi-task linear representation learning: data model, ANIL/MAML/average-loss meta-gradients,
+    vectorized training (Part I).
+overparam
+    First-order ANIL with a representation wider than the truth: expected dynamics, unlearning,
+    one-step adaptation (Part II).
+erm_vs_maml
+    ERM versus MAML on tasks of mixed hardness: closed forms, gain, Monte Carlo, SGD (Part III).
+plotting, widgets
+    Shared figures and the interactive panels.
 gradcheck
     Finite-difference gradients, used to check every derived update rule.
 validation

@@ -464,22 +464,22 @@ def sampled_fo_anil_update(rng, B, w, alpha, B_star, head_cov, m_in, m_out=None,
 # Adapting to a new task in one step
 # ----------------------------------------------------------------------------------------------------
 
-def _check_m_test(m_test):
-    arr = np.asarray(m_test)
-    flat = [_check_m("m_test", v.item() if hasattr(v, "item") else v, allow_inf=False) for v in arr.reshape(-1)]
+def _check_taus(tau):
+    arr = np.asarray(tau)
+    flat = [_check_m("tau", v.item() if hasattr(v, "item") else v, allow_inf=False) for v in arr.reshape(-1)]
     return np.array(flat, dtype=float).reshape(arr.shape)
 
 
-def optimal_head_preconditioner(head_cov, m_test, sigma=0.0):
+def optimal_head_preconditioner(head_cov, tau, sigma=0.0):
     """``Gamma*`` minimizing the one-step risk over preconditioners ``A = B_* Gamma B_*^T`` (eq. `eq-op-optimal-gamma`).
 
-    ``Gamma* = Lambda_* ((M+1)/M Lambda_* + (tr Lambda_* + sigma^2)/M I)^{-1}`` for ``M = m_test``;
-    ``Gamma* = I`` when ``M = inf``.
+    ``Gamma* = Lambda_* ((tau+1)/tau Lambda_* + (tr Lambda_* + sigma^2)/tau I)^{-1}``; ``Gamma* = I`` when
+    ``tau = inf``.
 
     Parameters
     ----------
     head_cov : array_like, shape (k, k)
-    m_test : int or inf
+    tau : int or inf
     sigma : float
 
     Returns
@@ -487,12 +487,12 @@ def optimal_head_preconditioner(head_cov, m_test, sigma=0.0):
     ndarray, shape (k, k)
     """
     head_cov = _check_head_cov(head_cov)
-    M = _check_m("m_test", m_test)
+    tau = _check_m("tau", tau)
     sigma = check_nonnegative_float("sigma", sigma)
     k = head_cov.shape[0]
-    if M == math.inf:
+    if tau == math.inf:
         return np.eye(k)
-    shift = (M + 1) / M * head_cov + (np.trace(head_cov) + sigma**2) / M * np.eye(k)
+    shift = (tau + 1) / tau * head_cov + (np.trace(head_cov) + sigma**2) / tau * np.eye(k)
     gamma = np.linalg.solve(shift.T, head_cov.T).T                # Lambda shift^{-1}
     return 0.5 * (gamma + gamma.T)
 
@@ -513,14 +513,14 @@ def _risk_traces(B, w, B_star, head_cov):
     return t1, t2, t3, trC
 
 
-def one_step_excess_risk(B, step, B_star, head_cov, m_test, sigma=0.0, w=None):
-    """Excess risk after one head step of size ``step`` on a new task with ``m_test`` samples (eq. `eq-op-one-step-risk`).
+def one_step_excess_risk(B, step, B_star, head_cov, tau, sigma=0.0, w=None):
+    """Excess risk after one head step of size ``step`` on a new task with ``tau`` samples (eq. `eq-op-one-step-risk`).
 
     The adapted predictor is ``B w' = (I - A Sigma_hat) B w + A g_hat`` with ``A = step B B^T``; its excess
     risk ``E ||B w' - B_* theta||^2`` (the test loss minus ``sigma^2``, times 2) is
 
-    ``R = tr(C [(M+1)/M A^2 - 2 A + I]) + (tr C + sigma^2)/M tr(A^2)``,
-    ``C = B w w^T B^T + B_* Lambda_* B_*^T``, ``M = m_test``.
+    ``R = tr(C [(tau+1)/tau A^2 - 2 A + I]) + (tr C + sigma^2)/tau tr(A^2)``,
+    ``C = B w w^T B^T + B_* Lambda_* B_*^T``.
 
     Parameters
     ----------
@@ -530,7 +530,7 @@ def one_step_excess_risk(B, step, B_star, head_cov, m_test, sigma=0.0, w=None):
         Step size of the head step (FO-ANIL's ``alpha``, or :func:`best_one_step_size`).
     B_star : array_like, shape (d, k)
     head_cov : array_like, shape (k, k)
-    m_test : int or array_like of int
+    tau : int or array_like of int
         Samples of the new task; an array gives one risk per entry (broadcast against ``B``'s batch).
     sigma : float
     w : array_like, shape (..., k'), optional
@@ -544,39 +544,39 @@ def one_step_excess_risk(B, step, B_star, head_cov, m_test, sigma=0.0, w=None):
     step = check_nonnegative_float("step", step) if np.ndim(step) == 0 else as_array("step", step)
     if np.any(np.asarray(step) < 0):
         raise ValueError("step must be non-negative")
-    M = _check_m_test(m_test)
+    tau = _check_taus(tau)
     sigma = check_nonnegative_float("sigma", sigma)
     if w is not None:
         w = _check_head(w, B)
     t1, t2, t3, trC = _risk_traces(B, w, B_star, head_cov)
-    risk = step**2 * ((M + 1) / M * t1 + (trC + sigma**2) / M * t3) - 2 * step * t2 + trC
+    risk = step**2 * ((tau + 1) / tau * t1 + (trC + sigma**2) / tau * t3) - 2 * step * t2 + trC
     return float(risk) if np.ndim(risk) == 0 else risk
 
 
-def best_one_step_size(B, B_star, head_cov, m_test, sigma=0.0, w=None):
+def best_one_step_size(B, B_star, head_cov, tau, sigma=0.0, w=None):
     """The step size minimizing :func:`one_step_excess_risk` (the risk is a quadratic in the step).
 
-    ``step* = tr(C M) / [(M+1)/M tr(C M^2) + (tr C + sigma^2)/M tr(M^2)]``.
+    ``step* = tr(C M) / [(tau+1)/tau tr(C M^2) + (tr C + sigma^2)/tau tr(M^2)]`` with ``M = B B^T``.
 
     Parameters
     ----------
-    B, B_star, head_cov, m_test, sigma, w : as in :func:`one_step_excess_risk`
+    B, B_star, head_cov, tau, sigma, w : as in :func:`one_step_excess_risk`
 
     Returns
     -------
     float or ndarray
     """
     B, B_star, head_cov = _check_model(B, B_star, head_cov)
-    M = _check_m_test(m_test)
+    tau = _check_taus(tau)
     sigma = check_nonnegative_float("sigma", sigma)
     if w is not None:
         w = _check_head(w, B)
     t1, t2, t3, trC = _risk_traces(B, w, B_star, head_cov)
-    step = t2 / ((M + 1) / M * t1 + (trC + sigma**2) / M * t3)
+    step = t2 / ((tau + 1) / tau * t1 + (trC + sigma**2) / tau * t3)
     return float(step) if np.ndim(step) == 0 else step
 
 
-def oracle_one_step_risk(head_cov, m_test, sigma=0.0):
+def oracle_one_step_risk(head_cov, tau, sigma=0.0):
     """One-step risk of the best preconditioner inside ``col(B_*)``, ``A = B_* Gamma* B_*^T`` (eq. `eq-op-oracle-risk`).
 
     ``R* = tr(Lambda_*) - tr(Lambda_* Gamma*)``.
@@ -584,7 +584,7 @@ def oracle_one_step_risk(head_cov, m_test, sigma=0.0):
     Parameters
     ----------
     head_cov : array_like, shape (k, k)
-    m_test : int or array_like of int
+    tau : int or array_like of int
     sigma : float
 
     Returns
@@ -592,14 +592,14 @@ def oracle_one_step_risk(head_cov, m_test, sigma=0.0):
     float or ndarray
     """
     head_cov = _check_head_cov(head_cov)
-    M = _check_m_test(m_test)
+    taus = _check_taus(tau)
     sigma = check_nonnegative_float("sigma", sigma)
     risks = np.array([np.trace(head_cov) - np.sum(head_cov * optimal_head_preconditioner(head_cov, int(v), sigma))
-                      for v in M.reshape(-1)]).reshape(M.shape)
+                      for v in taus.reshape(-1)]).reshape(taus.shape)
     return float(risks) if risks.ndim == 0 else risks
 
 
-def sampled_one_step_risk(rng, B, step, B_star, head_cov, m_test, sigma=0.0, w=None, n_tasks=10000):
+def sampled_one_step_risk(rng, B, step, B_star, head_cov, tau, sigma=0.0, w=None, n_tasks=10000):
     """Monte-Carlo estimate of :func:`one_step_excess_risk` on ``n_tasks`` fresh tasks, with its standard error.
 
     Parameters
@@ -607,7 +607,7 @@ def sampled_one_step_risk(rng, B, step, B_star, head_cov, m_test, sigma=0.0, w=N
     rng : numpy.random.Generator
     B : array_like, shape (d, k')
     step, B_star, head_cov, sigma, w : as in :func:`one_step_excess_risk`
-    m_test : int
+    tau : int
     n_tasks : int
 
     Returns
@@ -621,14 +621,14 @@ def sampled_one_step_risk(rng, B, step, B_star, head_cov, m_test, sigma=0.0, w=N
     if B.ndim != 2:
         raise ValueError(f"B must have 2 dimensions here, got shape {B.shape}")
     step = check_nonnegative_float("step", step)
-    m_test = _check_m("m_test", m_test, allow_inf=False)
+    tau = _check_m("tau", tau, allow_inf=False)
     sigma = check_nonnegative_float("sigma", sigma)
     n_tasks = check_positive_int("n_tasks", n_tasks)
     w = np.zeros(B.shape[1]) if w is None else _check_head(as_array("w", w, ndim=1), B)
     heads = sample_heads(rng, np.ones(B_star.shape[1]), (n_tasks,)) @ _sqrt_psd(head_cov)
-    X, y = sample_task_data(rng, B_star, heads, m_test, sigma)
+    X, y = sample_task_data(rng, B_star, heads, tau, sigma)
     r = X @ (B @ w) - y
-    w1 = w - step * (np.einsum("nmd,nm->nd", X, r) / m_test) @ B
+    w1 = w - step * (np.einsum("nmd,nm->nd", X, r) / tau) @ B
     err = np.sum((w1 @ B.T - heads @ B_star.T) ** 2, axis=-1)
     return float(err.mean()), float(err.std(ddof=1) / np.sqrt(n_tasks))
 
@@ -790,7 +790,8 @@ class OverparamTrajectory:
     gram_error : ndarray, shape (..., R)
         ``||B_*^T B B^T B_* - Lambda_lim||_F / ||Lambda_lim||_F`` (FO-ANIL; NaN for the multi-task learner).
     stopped_at : ndarray of int, shape (...)
-        Iteration at which a run blew up and was stopped, or -1.
+        Iteration at which a blown-up run was detected and stopped (runs are checked every 25 iterations and at
+        every recorded one), or -1.
     B : ndarray, shape (..., d, k')
         Final representation (the last finite one for a stopped run).
     head : ndarray
@@ -896,8 +897,8 @@ def train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, iterations, 
 
     The expectation is :func:`expected_fo_anil_update`, so the dynamics are a deterministic matrix
     recursion. From ``w0 = 0`` the head stays exactly 0 and the recursion is
-    ``B <- B + alpha beta Sigma_beta B - alpha^2 beta B B^T [(m+1)/m Sigma_beta + s I] B`` with
-    ``Sigma_beta = B_* Lambda_* B_*^T`` and ``s = (tr Lambda_* + sigma^2)/m``.
+    ``B <- B + alpha beta Sigma_b B - alpha^2 beta B B^T [(m+1)/m Sigma_b + s I] B`` with
+    ``Sigma_b = B_* Lambda_* B_*^T`` and ``s = (tr Lambda_* + sigma^2)/m``.
 
     Parameters
     ----------
@@ -961,8 +962,11 @@ def train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, iterations, 
     out = _run(step, state, B_star, T, record, target, lambda w: np.linalg.norm(w, axis=(-2, -1)))
     points, perp, sv, top, hnorm, gerr, stopped_at, (B, w) = out
     gain0 = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
-    advice = (f"lower alpha (={alpha:g}) or rescale B0: the inner step overshoots from the start "
-              f"(alpha * ||B0||^2 = {gain0:.3g} > 2)") if gain0 > 2 else f"lower beta (the outer step size, now {beta:g})"
+    if gain0 > 2:
+        advice = (f"lower alpha (={alpha:g}) or rescale B0: the inner step overshoots from the start "
+                  f"(alpha * ||B0||^2 = {gain0:.3g} > 2)")
+    else:
+        advice = f"lower beta (the outer step size, now {beta:g})"
     _warn("FO-ANIL", stopped_at, advice)
     params = dict(alpha=alpha, beta=beta, m_in=m_in, sigma=sigma, iterations=T, d=B0.shape[-2],
                   k=B_star.shape[1], k_width=B0.shape[-1])
@@ -1026,7 +1030,7 @@ def width_penalty_representation(B_star, head_cov, m_in, alpha, extra, rho, sigm
 
     ``U`` (d, extra) has orthonormal columns orthogonal to ``col(B_*)``, so ``alpha B_perp^T B_perp = rho^2 I``
     and the two parts use different hidden units (lemma `lem-op-width-penalty`: the one-step risk grows by
-    ``(tr Lambda_* + sigma^2) extra rho^4 / M``). ``U`` is fixed (the last ``extra`` columns of a complete
+    ``(tr Lambda_* + sigma^2) extra rho^4 / tau``). ``U`` is fixed (the last ``extra`` columns of a complete
     orthonormal basis that starts with ``B_*``), so the result is deterministic.
 
     Parameters
@@ -1070,26 +1074,26 @@ def plot_width_penalty(B_star, head_cov, alpha, m_in, extra=5, rho=1.0, sigma=2.
     """
     import matplotlib.pyplot as plt
 
-    M = np.unique(np.geomspace(2, m_max, 40).astype(int))
+    taus = np.unique(np.geomspace(2, m_max, 40).astype(int))
     narrow = width_penalty_representation(B_star, head_cov, m_in, alpha, 0, 0.0, sigma)
     wide = width_penalty_representation(B_star, head_cov, m_in, alpha, extra, rho, sigma)
     trace = np.trace(_check_head_cov(head_cov)) + sigma**2
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    ax.loglog(M, one_step_excess_risk(narrow, alpha, B_star, head_cov, M, sigma), "C0-", lw=2,
+    ax.loglog(taus, one_step_excess_risk(narrow, alpha, B_star, head_cov, taus, sigma), "C0-", lw=2,
               label=r"FO-ANIL's limit, width $k$, step $\alpha$")
-    ax.loglog(M, one_step_excess_risk(wide, alpha, B_star, head_cov, M, sigma), "C3-", lw=2,
+    ax.loglog(taus, one_step_excess_risk(wide, alpha, B_star, head_cov, taus, sigma), "C3-", lw=2,
               label=rf"plus {extra} leftover columns, step $\alpha$")
-    best = best_one_step_size(wide, B_star, head_cov, M, sigma)
-    ax.loglog(M, one_step_excess_risk(wide, best, B_star, head_cov, M, sigma), "C3--", lw=1.2,
-              label="the same, best step for each M")
-    ax.loglog(M, oracle_one_step_risk(head_cov, M, sigma), "k:", lw=1.2, label=r"oracle $B_*\Gamma^*B_*^\top$")
+    best = best_one_step_size(wide, B_star, head_cov, taus, sigma)
+    ax.loglog(taus, one_step_excess_risk(wide, best, B_star, head_cov, taus, sigma), "C3--", lw=1.2,
+              label=r"the same, best step for each $\tau$")
+    ax.loglog(taus, oracle_one_step_risk(head_cov, taus, sigma), "k:", lw=1.2, label=r"oracle $B_*\Gamma^*B_*^\top$")
     ax.axvline(m_in, color="0.6", lw=0.8)
-    ax.set_xlabel("samples of the new task $M$")
+    ax.set_xlabel(r"samples of the new task $\tau$")
     ax.set_ylabel("one-step excess risk $R$")
-    ax.set_ylim(top=2 * float(np.trace(head_cov)))
+    ax.set_ylim(top=3 * float(np.trace(head_cov)))
     at_m = float(one_step_excess_risk(wide, alpha, B_star, head_cov, m_in, sigma)
                  - one_step_excess_risk(narrow, alpha, B_star, head_cov, m_in, sigma))
-    ax.set_title(f"penalty at M = m_in = {m_in}: {at_m:.3g} (predicted {trace * extra * rho**4 / m_in:.3g})",
+    ax.set_title(f"penalty at tau = m_in = {m_in}: {at_m:.3g} (predicted {trace * extra * rho**4 / m_in:.3g})",
                  fontsize=10)
     ax.legend(fontsize=8, loc="lower left")
     fig.subplots_adjust(left=0.13, right=0.97, bottom=0.14, top=0.9)   # tight_layout is slow

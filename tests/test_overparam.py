@@ -246,9 +246,9 @@ def test_one_step_risk_is_exact_by_quadrature(rng):
 
 def test_one_step_risk_matches_monte_carlo(rng):
     B_star, head_cov, B, _ = small_problem(rng, d=10, k=3, kw=6, scale=0.3)
-    for m_test in (2, 15):
-        mean, se = op.sampled_one_step_risk(rng, B, 0.5, B_star, head_cov, m_test, 0.5, n_tasks=100_000)
-        closed = op.one_step_excess_risk(B, 0.5, B_star, head_cov, m_test, 0.5)
+    for tau in (2, 15):
+        mean, se = op.sampled_one_step_risk(rng, B, 0.5, B_star, head_cov, tau, 0.5, n_tasks=100_000)
+        closed = op.one_step_excess_risk(B, 0.5, B_star, head_cov, tau, 0.5)
         assert abs(mean - closed) < Z * se, (mean, closed, se)
     # arrays of sample sizes give one risk each
     many = op.one_step_excess_risk(B, 0.5, B_star, head_cov, [2, 15], 0.5)
@@ -281,7 +281,7 @@ def test_best_step_and_optimal_preconditioner(rng):
     B_opt = B_star @ (vecs * np.sqrt(vals)) @ vecs.T
     assert op.one_step_excess_risk(B_opt, 1.0, B_star, head_cov, M, sigma) == pytest.approx(
         op.oracle_one_step_risk(head_cov, M, sigma), rel=1e-12)
-    # FO-ANIL's limit is the best one-step preconditioner for m_test = m_in
+    # FO-ANIL's limit is the best one-step preconditioner for tau = m_in
     alpha = 0.3
     np.testing.assert_allclose(alpha * op.fixed_point_gram(alpha, head_cov, M, sigma), gamma, rtol=1e-13)
 
@@ -448,7 +448,7 @@ def test_bad_input_is_named(rng):
         op.sampled_fo_anil_update(rng, B, w, 0.1, B_star, head_cov, math.inf)
     with pytest.raises(TypeError, match="rng"):
         op.sampled_fo_anil_update(0, B, w, 0.1, B_star, head_cov, 3)
-    with pytest.raises(ValueError, match="m_test"):
+    with pytest.raises(ValueError, match="tau"):
         op.one_step_excess_risk(B, 0.1, B_star, head_cov, [3, 0])
     with pytest.raises(ValueError, match="step"):
         op.one_step_excess_risk(B, -0.1, B_star, head_cov, 3)
@@ -468,3 +468,60 @@ def test_bad_input_is_named(rng):
         op.train_multitask(B, 0.1, 0.1, B_star, head_cov, 10, record=[20])
     with pytest.raises(ValueError, match="w0"):
         op.train_expected_fo_anil(B, 0.1, 0.1, B_star, head_cov, 3, 5, w0=np.ones((2, 3)))
+
+
+# ----------------------------------------------------------------------------------------------------
+# The helpers behind the chapters' figures and panels
+# ----------------------------------------------------------------------------------------------------
+
+def test_width_penalty_representation_obeys_the_lemma(rng):
+    """Lemma lem-op-width-penalty: the leftover columns add (tr Lambda + sigma^2) extra rho^4 / M, exactly."""
+    B_star = random_orthonormal(12, 3, rng)
+    head_cov = np.diag([1.0, 2.0, 3.0])
+    alpha, m_in, sigma, extra, rho = 0.2, 8, 1.5, 4, 0.7
+    narrow = op.width_penalty_representation(B_star, head_cov, m_in, alpha, 0, 0.0, sigma)
+    wide = op.width_penalty_representation(B_star, head_cov, m_in, alpha, extra, rho, sigma)
+    _, B_perp = op.split_representation(wide, B_star)
+    np.testing.assert_allclose(alpha * B_perp.T @ B_perp, np.diag([0.0] * 3 + [rho**2] * extra), atol=1e-13)
+    np.testing.assert_allclose(alpha * B_star.T @ narrow @ narrow.T @ B_star,
+                               op.optimal_head_preconditioner(head_cov, m_in, sigma), atol=1e-13)
+    M = np.array([2, 8, 50])
+    penalty = op.one_step_excess_risk(wide, alpha, B_star, head_cov, M, sigma) - \
+        op.one_step_excess_risk(narrow, alpha, B_star, head_cov, M, sigma)
+    np.testing.assert_allclose(penalty, (np.trace(head_cov) + sigma**2) * extra * rho**4 / M, rtol=1e-10)
+    with pytest.raises(ValueError, match="extra"):
+        op.width_penalty_representation(B_star, head_cov, m_in, alpha, 10, 1.0)
+
+
+def test_panels_draw_at_their_extremes():
+    """The panel callbacks work at the corners of their sliders (k' = k, k' = d, m_in = inf, no noise)."""
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(1)
+    B_star = random_orthonormal(12, 2, rng)
+    head_cov = np.diag([1.0, 2.0])
+    for k_width, m_in in ((2, 5), (12, math.inf)):
+        fig, fo, mtl = op.plot_unlearning(B_star, head_cov, 1.0, k_width, m_in, 0.1, 0.1, 300, seed=3)
+        assert len(fig.axes) == 2 and fo.stopped_at == -1 and mtl.stopped_at == -1
+        plt.close(fig)
+    with pytest.raises(ValueError, match="k_width"):
+        op.plot_unlearning(B_star, head_cov, 1.0, 1)
+    fig = op.plot_width_penalty(B_star, head_cov, 0.1, 5, extra=0, rho=0.0, sigma=0.0)
+    assert len(fig.axes) == 1
+    plt.close(fig)
+
+
+def test_alpha_and_beta_enter_only_through_their_product():
+    """From alpha B0^T B0 = I, sqrt(alpha) B_t depends on (alpha, beta) only through alpha * beta (both learners)."""
+    rng = np.random.default_rng(2)
+    B_star = random_orthonormal(10, 2, rng)
+    head_cov = np.diag([1.0, 2.0])
+    Q0 = random_orthonormal(10, 4, rng)
+    runs = []
+    for alpha, beta in ((0.2, 0.1), (0.1, 0.2)):
+        B0 = Q0 / np.sqrt(alpha)
+        fo = op.train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, 5, 300, 0.5)
+        mtl = op.train_multitask(B0, alpha, beta, B_star, head_cov, 300)
+        runs.append((np.sqrt(alpha) * fo.B, np.sqrt(alpha) * mtl.B))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], atol=1e-12)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], atol=1e-12)
