@@ -45,3 +45,21 @@ def test_every_labelled_figure_is_rendered(notebook):
         assert images, f"figure {name} has no image"
         for src in images:
             assert (HTML / "chapters" / src).resolve().is_file(), f"figure {name}: image {src} not found"
+
+
+def repository_url():
+    match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", (ROOT / "_config.yml").read_text(encoding="utf-8"), re.M)
+    assert match, "_config.yml must give repository.url"
+    return match.group(1).rstrip("/")
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_launch_buttons_point_to_this_chapter(notebook):
+    """Binder opens this very notebook of the repository named once in _config.yml; Live Code is offered."""
+    text = (HTML / "chapters" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+    owner_repo = repository_url().removeprefix("https://github.com/")
+    binder = f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/chapters/{notebook.name}"
+    assert binder in text, f"no Binder launch link for {notebook.name}"
+    assert "thebe-launch-button" in text or "initThebe" in text, "no Live Code (thebe) button"
+    foreign = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", text)) - {repository_url()}
+    assert not foreign, f"repository URLs other than the one in _config.yml: {foreign}"

@@ -25,3 +25,22 @@ def test_no_stored_outputs(path):
 def test_listed_in_table_of_contents(path):
     toc = (path.parents[1] / "_toc.yml").read_text(encoding="utf-8")
     assert f"chapters/{path.stem}" in toc, f"{path.name} is not in _toc.yml"
+
+
+def _source(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_panel_has_a_static_figure(path):
+    """A live panel is removed from the HTML and followed by a captioned static figure of its defaults."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code" or "interact(" not in _source(cell):
+            continue
+        assert "remove-output" in cell["metadata"].get("tags", []), \
+            f"{path.name}, cell {i}: the panel must be tagged remove-output (the HTML shows the static figure)"
+        following = [c for c in cells[i + 1:] if c["cell_type"] == "code"][:1]
+        caption = following[0]["metadata"].get("mystnb", {}).get("figure", {}).get("caption", "") if following else ""
+        assert "interactive version runs in Binder" in caption, \
+            f"{path.name}, cell {i}: the next code cell must draw the default figure, with a caption pointing to Binder"
