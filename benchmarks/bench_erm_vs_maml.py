@@ -5,7 +5,6 @@ and exits with status 1 if the widget redraw exceeds its budget of 0.5 s at the 
 """
 import io
 import sys
-import time
 
 import matplotlib
 
@@ -14,19 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import metalib.erm_vs_maml as em  # noqa: E402
+from timing import best_of, report  # noqa: E402
 
 BUDGET_REDRAW = 0.5        # seconds, at the defaults
 MARKS = [(0.05, 5.0, "packed, far"), (5.0, 5.0, "spread, far"), (0.05, 0.0, "packed, centered")]
 
 
-def best_of(fn, repeats=5):
-    fn()                                                     # warm-up (imports, caches)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def redraw(alpha=1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, N=1):
@@ -56,17 +48,7 @@ def main():
          best_of(lambda: em.train_sgd(rng, ("erm", "maml"), em.two_cluster_mixture(10, 0.1, 0.9, 0.5, 0.1, 1.0, 5.0),
                                       1.0, 0.5, 500, n=16, m_in=10, m_out=10, trials=8), 2), None),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'what':<{width}}  {'best (s)':>9}  budget")
-    failed = False
-    for name, seconds, budget in rows:
-        verdict = ""
-        if budget is not None:
-            ok = seconds <= budget
-            failed |= not ok
-            verdict = f"{budget:g} s {'OK' if ok else 'EXCEEDED'}"
-        print(f"{name:<{width}}  {seconds:9.4f}  {verdict}")
-    return 1 if failed else 0
+    return report(rows)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ one redraw of the Part I panel at its defaults under 0.5 s. Prints the best of s
 non-zero if a budget is exceeded. Run: ``make benchmark`` or ``python benchmarks/bench_linrep.py``.
 """
 import sys
-import time
 
 import matplotlib
 
@@ -15,15 +14,7 @@ import numpy as np  # noqa: E402
 
 from metalib import linrep, random_orthonormal  # noqa: E402
 from metalib.widgets import LINREP_DEFAULTS, draw_linrep  # noqa: E402
-
-
-def best_of(repeats, fn):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_of, report  # noqa: E402
 
 
 def figure1():
@@ -42,18 +33,12 @@ def redraw(method):
 
 
 def main():
-    rows = [("Figure 1 reproduction (5 trials x 5 methods x 3000 iterations)", best_of(3, figure1), 10.0)]
+    rows = [("Figure 1 reproduction (5 trials x 5 methods x 3000 iterations)", best_of(figure1, 3, warmup=False), 10.0)]
     for method in ("exact_anil", "exact_maml", "avg_loss"):
-        rows.append((f"panel redraw at defaults, {method}", best_of(5, redraw(method)), 0.5))
+        rows.append((f"panel redraw at defaults, {method}", best_of(redraw(method), 5), 0.5))
     rows.append(("panel redraw at defaults, fo_anil, m=25",
-                 best_of(5, lambda: plt.close(draw_linrep(method="fo_anil", samples="m=25", show=False))), 0.5))
-    failed = False
-    print(f"{'what':66s} {'best [s]':>9s} {'budget [s]':>11s}")
-    for what, seconds, budget in rows:
-        flag = "" if seconds < budget else "  OVER BUDGET"
-        failed |= seconds >= budget
-        print(f"{what:66s} {seconds:9.3f} {budget:11.1f}{flag}")
-    return 1 if failed else 0
+                 best_of(lambda: plt.close(draw_linrep(method="fo_anil", samples="m=25", show=False)), 5), 0.5))
+    return report(rows)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ Prints a table and exits with status 1 if a budget is exceeded. Run: ``python be
 """
 import math
 import sys
-import time
 
 import matplotlib
 
@@ -19,17 +18,11 @@ import numpy as np  # noqa: E402
 from metalib import overparam as op  # noqa: E402
 from metalib.linrep import initial_representation  # noqa: E402
 from metalib.subspace import random_orthonormal  # noqa: E402
+from timing import best_of, report  # noqa: E402
 
 REPEATS = 3
 
 
-def best_of(fn, repeats=REPEATS):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():
@@ -62,15 +55,7 @@ def main():
         ("widget callback, chapter 05 (defaults)", 0.5, draw_width),
         ("widget callback, chapter 06 (defaults)", 0.5, draw_unlearning),
     ]
-    draw_width()          # warm up matplotlib's font cache and numpy before timing
-    failed = False
-    print(f"{'what':<56}{'best of ' + str(REPEATS):>12}{'budget':>9}  ok")
-    for name, budget, fn in rows:
-        seconds = best_of(fn)
-        ok = seconds < budget
-        failed |= not ok
-        print(f"{name:<56}{seconds:>10.3f} s{budget:>7.1f} s  {'yes' if ok else 'NO'}")
-    return 1 if failed else 0
+    return report([(name, best_of(fn, REPEATS), budget) for name, budget, fn in rows])
 
 
 if __name__ == "__main__":
