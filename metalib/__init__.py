@@ -12,6 +12,8 @@ overparam
     one-step adaptation (Part II).
 erm_vs_maml
     ERM versus MAML on tasks of mixed hardness: closed forms, gain, Monte Carlo, SGD (Part III).
+anil_steps
+    ANIL and MAML through N inner steps on a small tanh network: exact meta-gradients, costs (Part IV).
 plotting, widgets
     Shared figures and the interactive panels.
 gradcheck
