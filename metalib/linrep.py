@@ -108,8 +108,9 @@ def sample_heads(rng, scales, size):
     Parameters
     ----------
     rng : numpy.random.Generator
-    scales : array_like, shape (k,)
-        Standard deviation of each coordinate (see :func:`head_scales`).
+    scales : array_like, shape (k,) or (*size[:-1], k)
+        Standard deviation of each coordinate (see :func:`head_scales`), shared by all tasks or one row per
+        batch entry (for example per trial, with ``size = (trials, n)``).
     size : tuple of int
         Batch shape, for example ``(trials, n)``.
 
@@ -117,8 +118,8 @@ def sample_heads(rng, scales, size):
     -------
     heads : ndarray, shape (*size, k)
     """
-    scales = as_array("scales", scales, ndim=1)
-    return rng.standard_normal((*size, scales.size)) * scales
+    scales = as_array("scales", scales, min_ndim=1)
+    return rng.standard_normal((*size, scales.shape[-1])) * scales[..., None, :]
 
 
 def sample_task_data(rng, B_star, heads, m, sigma=0.0):
@@ -530,9 +531,8 @@ class Trajectory:
 
 
 def _diagnostics(B, w, B_star, alpha):
-    k = B.shape[-1]
     eig = np.linalg.eigvalsh(alpha * _swap(B) @ B)
-    conditioning = np.max(np.abs(1 - eig), axis=-1) if k else np.zeros(B.shape[:-2])
+    conditioning = np.max(np.abs(1 - eig), axis=-1)
     return subspace_distance(B, B_star[None]), conditioning, np.linalg.norm(w, axis=-1)
 
 
@@ -627,7 +627,7 @@ def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None,
     column = 1
 
     for t in range(1, T + 1):
-        heads = rng.standard_normal((trials, n, k)) * scales[:, None, :]
+        heads = sample_heads(rng, scales, (trials, n))
         if finite:
             X_in, y_in = sample_task_data(rng, B_star, heads, m_in, sigma)
             X_out, y_out = sample_task_data(rng, B_star, heads, m_out, sigma)

@@ -1,5 +1,5 @@
 """Figures shared by several chapters: one color per method, trajectories with their spread over trials,
-theory lines drawn over measurements, and the marks of runs that were stopped because they blew up."""
+and the marks of runs that were stopped because they blew up."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -7,7 +7,7 @@ import numpy as np
 
 from .linrep import LABELS
 
-__all__ = ["METHOD_STYLE", "plot_trajectories", "plot_rate_line", "new_axes"]
+__all__ = ["METHOD_STYLE", "plot_trajectories", "new_axes"]
 
 #: color and line style of each method, used by every figure of the book
 METHOD_STYLE = {
@@ -76,10 +76,3 @@ def plot_trajectories(ax, traj, quantity="dist", methods=None, log=True, band=Tr
         ax.set_yscale("log")
     ax.set_xlabel("iteration $t$")
     ax.set_ylabel(_YLABELS.get(quantity, quantity))
-
-
-def plot_rate_line(ax, t, start, rate, label, t0=0, **style):
-    """Draw the predicted exponential decay ``start * exp(-rate (t - t0))`` for ``t >= t0``."""
-    t = np.asarray(t, dtype=float)
-    t = t[t >= t0]
-    ax.plot(t, start * np.exp(-rate * (t - t0)), label=label, **({"color": "k", "lw": 1, "ls": "-."} | style))
