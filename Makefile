@@ -12,7 +12,7 @@ JB_CACHE := _build/.jupyter_cache
 # change in metalib/ re-executes every chapter instead of serving stale outputs.
 LIB_KEY := _build/.metalib-key
 
-.PHONY: book test unit notebooks chromium benchmark clean cache-guard help
+.PHONY: book test unit lint chapters-check notebooks book-check chromium benchmark clean cache-guard help
 .DEFAULT_GOAL := help
 
 help:
@@ -27,12 +27,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 cache-guard: $(STAMP)
 	@mkdir -p _build
-	@key=$$(cat metalib/*.py | sha256sum | cut -d' ' -f1); \
+	@key=$$(find metalib -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1); \
 	if [ "$$(cat $(LIB_KEY) 2>/dev/null)" != "$$key" ]; then \
 	  rm -rf $(JB_CACHE); echo "$$key" > $(LIB_KEY); echo "metalib changed: notebook cache cleared"; fi
 
-# tests that read the built book: they run after the build
-AFTER_BUILD := tests/test_built_book.py tests/test_browser.py
 # nbval runs in a fresh environment made from requirements.txt alone, as Binder makes it: this doubles as the
 # check that requirements.txt is enough to execute every chapter
 FRESH := _build/fresh-venv
@@ -41,8 +39,17 @@ book: $(STAMP) cache-guard
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "Open file://$(CURDIR)/_build/html/index.html"
 
+# tests by kind: tests/unit (the library), tests/chapters (the notebooks' sources), tests/book (the built HTML)
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests $(addprefix --ignore=,$(AFTER_BUILD))
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests/unit
+
+chapters-check: $(STAMP)
+	$(BIN)/python -m pytest -p no:xdist tests/chapters
+
+# the lint and format gate: the library, the tests, the benchmarks and the chapters' code cells
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 notebooks:
 	rm -rf $(FRESH)
@@ -56,8 +63,10 @@ chromium:
 	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; }
 
-test: unit notebooks book chromium
-	$(BIN)/python -m pytest -p no:xdist $(AFTER_BUILD)
+book-check: chromium
+	$(BIN)/python -m pytest -p no:xdist tests/book
+
+test: unit chapters-check notebooks book book-check
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

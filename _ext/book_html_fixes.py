@@ -16,11 +16,20 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     for script in scripts:
         # the same inline script arrives once with filename None and once with filename "": treat them alike
         filename = getattr(script, "filename", script) or ""
-        key = (str(filename), tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items())))
+        key = (
+            str(filename),
+            tuple(
+                sorted(
+                    (k, str(v)) for k, v in getattr(script, "attributes", {}).items()
+                )
+            ),
+        )
         if key not in seen:
             seen.add(key)
             unique.append(script)
-    scripts[:] = unique          # in place: handlers that run later add their scripts to this same list
+    scripts[:] = (
+        unique  # in place: handlers that run later add their scripts to this same list
+    )
 
 
 def setup(app):

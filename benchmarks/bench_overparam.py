@@ -6,23 +6,24 @@ Budgets (issue 5 and the book's brief):
 
 Prints a table and exits with status 1 if a budget is exceeded. Run: ``python benchmarks/bench_overparam.py``.
 """
+
 import math
 import sys
 
 import matplotlib
 
-matplotlib.use("Agg")   # here only: a benchmark draws off screen (never set MPLBACKEND for the book)
+matplotlib.use(
+    "Agg"
+)  # here only: a benchmark draws off screen (never set MPLBACKEND for the book)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from timing import best_of, report  # noqa: E402
 
 from metalib import overparam as op  # noqa: E402
 from metalib.linrep import initial_representation  # noqa: E402
 from metalib.subspace import random_orthonormal  # noqa: E402
-from timing import best_of, report  # noqa: E402
 
 REPEATS = 3
-
-
 
 
 def main():
@@ -44,14 +45,32 @@ def main():
         plt.close(fig)
 
     rows = [
-        ("FO-ANIL recursion, w0 = 0, d=50, k'=10, 5000 it.", 5.0,
-         lambda: op.train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, 5000, sigma)),
-        ("FO-ANIL recursion, w0 != 0 (general path), 5000 it.", 5.0,
-         lambda: op.train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, 5000, sigma, w0=w0)),
-        ("FO-ANIL recursion, m_in = inf, 5000 it.", 5.0,
-         lambda: op.train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, math.inf, 5000, sigma)),
-        ("multi-task recursion, 5000 it.", 5.0,
-         lambda: op.train_multitask(B0, alpha, beta, B_star, head_cov, 5000)),
+        (
+            "FO-ANIL recursion, w0 = 0, d=50, k'=10, 5000 it.",
+            5.0,
+            lambda: op.train_expected_fo_anil(
+                B0, alpha, beta, B_star, head_cov, m_in, 5000, sigma
+            ),
+        ),
+        (
+            "FO-ANIL recursion, w0 != 0 (general path), 5000 it.",
+            5.0,
+            lambda: op.train_expected_fo_anil(
+                B0, alpha, beta, B_star, head_cov, m_in, 5000, sigma, w0=w0
+            ),
+        ),
+        (
+            "FO-ANIL recursion, m_in = inf, 5000 it.",
+            5.0,
+            lambda: op.train_expected_fo_anil(
+                B0, alpha, beta, B_star, head_cov, math.inf, 5000, sigma
+            ),
+        ),
+        (
+            "multi-task recursion, 5000 it.",
+            5.0,
+            lambda: op.train_multitask(B0, alpha, beta, B_star, head_cov, 5000),
+        ),
         ("widget callback, chapter 05 (defaults)", 0.5, draw_width),
         ("widget callback, chapter 06 (defaults)", 0.5, draw_unlearning),
     ]

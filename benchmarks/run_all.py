@@ -1,4 +1,5 @@
 """Run every benchmark script in this folder; exit non-zero if any exceeds its budget."""
+
 import subprocess
 import sys
 from pathlib import Path

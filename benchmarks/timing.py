@@ -3,6 +3,7 @@
 A benchmark measures, it does not test: each script prints what it timed and exits non-zero when a budget of
 the book (an issue's number) is exceeded, so `make benchmark` can flag a regression without any timed test.
 """
+
 import time
 
 

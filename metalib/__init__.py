@@ -1,28 +1,28 @@
 """metalib: the companion library of *Gradient-based meta-learning, executed*.
 
-Modules
--------
+Layout (every part has the same shape; its public names are re-exported by its package)
+------------------------------------------------------------------------------------------
 subspace
     Orthonormal bases, principal angles, the subspace distance (chapter 0).
-linrep
-    Multi-task linear representation learning: data model, ANIL/MAML/average-loss meta-gradients,
-    vectorized training (Part I).
-overparam
-    First-order ANIL with a representation wider than the truth: expected dynamics, unlearning,
-    one-step adaptation (Part II).
-erm_vs_maml
-    ERM versus MAML on tasks of mixed hardness: closed forms, gain, Monte Carlo, SGD (Part III).
-anil_steps
-    ANIL and MAML through N inner steps on a small tanh network: exact meta-gradients, costs (Part IV).
-plotting, widgets
-    Shared figures and the interactive panels.
-gradcheck
-    Finite-difference gradients, used to check every derived update rule.
-validation
-    Argument checks with errors that name the argument.
+linrep, overparam, erm_vs_maml, anil_steps
+    Parts I-IV, one package each, split by role: the data model, the gradients and closed forms,
+    the theory's predictions, the training loops.
+divergence
+    The one guard for runs that blow up: threshold, warning, record of where a run stopped.
+validation, linalg, gradcheck
+    Argument checks that name the argument; small array helpers; finite-difference gradients.
+viz
+    The presentation layer, the only one that imports matplotlib or ipywidgets: one style,
+    one way to build a panel, claims tables, code listings, and each part's figures.
 """
+
 from .gradcheck import numerical_gradient, relative_error
-from .subspace import orthonormal_basis, principal_angles, random_orthonormal, subspace_distance
+from .subspace import (
+    orthonormal_basis,
+    principal_angles,
+    random_orthonormal,
+    subspace_distance,
+)
 
 __all__ = [
     "numerical_gradient",

@@ -3,6 +3,7 @@
 Each chapter that derives a gradient compares it with :func:`numerical_gradient` of the
 objective it claims to follow, and so do the unit tests.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Figures shared by several chapters: one color per method, trajectories with their spread over trials,
 and the marks of runs that were stopped because they blew up."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -31,7 +32,9 @@ def new_axes(ncols=1, width=6.0, height=3.6):
     return fig, axes[0]
 
 
-def plot_trajectories(ax, traj, quantity="dist", methods=None, log=True, band=True, label_suffix=""):
+def plot_trajectories(
+    ax, traj, quantity="dist", methods=None, log=True, band=True, label_suffix=""
+):
     """Draw the mean over trials of ``quantity`` for each method, with the min-max band over trials.
 
     Trials that were stopped (see :func:`metalib.linrep.train`) are left out of the mean after their stop,
@@ -54,7 +57,7 @@ def plot_trajectories(ax, traj, quantity="dist", methods=None, log=True, band=Tr
     """
     t = traj.iterations
     for method in methods or traj.methods:
-        values = traj.series(method, quantity)                   # (trials, R)
+        values = traj.series(method, quantity)  # (trials, R)
         alive = np.isfinite(values)
         style = METHOD_STYLE[method]
         if not alive.any():
@@ -62,16 +65,29 @@ def plot_trajectories(ax, traj, quantity="dist", methods=None, log=True, band=Tr
         count = alive.sum(axis=0)
         shown = count > 0
         with np.errstate(invalid="ignore"):
-            mean = np.where(shown, np.nansum(values, axis=0) / np.maximum(count, 1), np.nan)
-        ax.plot(t[shown], mean[shown], label=LABELS[method] + label_suffix, lw=1.8, **style)
+            mean = np.where(
+                shown, np.nansum(values, axis=0) / np.maximum(count, 1), np.nan
+            )
+        ax.plot(
+            t[shown], mean[shown], label=LABELS[method] + label_suffix, lw=1.8, **style
+        )
         if band and values.shape[0] > 1:
             low = np.nanmin(np.where(alive, values, np.inf), axis=0)
             high = np.nanmax(np.where(alive, values, -np.inf), axis=0)
-            ax.fill_between(t[shown], low[shown], high[shown], color=style["color"], alpha=0.15, lw=0)
+            ax.fill_between(
+                t[shown],
+                low[shown],
+                high[shown],
+                color=style["color"],
+                alpha=0.15,
+                lw=0,
+            )
         stopped = traj.stopped_at[traj.methods.index(method)]
         for trial in np.flatnonzero(stopped >= 0):
             last = np.flatnonzero(alive[trial])[-1]
-            ax.plot(t[last], values[trial, last], "x", color=style["color"], ms=9, mew=2)
+            ax.plot(
+                t[last], values[trial, last], "x", color=style["color"], ms=9, mew=2
+            )
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("iteration $t$")

@@ -4,6 +4,7 @@ Implements the chapter *Measuring how far two subspaces are* (``chapters/00_subs
 Every function accepts leading batch dimensions: a stack of matrices of shape
 ``(..., d, k)`` gives a stack of results of shape ``(...)``.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -12,7 +13,12 @@ import numpy as np
 
 from .validation import as_array, check_positive_int
 
-__all__ = ["orthonormal_basis", "principal_angles", "subspace_distance", "random_orthonormal"]
+__all__ = [
+    "orthonormal_basis",
+    "principal_angles",
+    "subspace_distance",
+    "random_orthonormal",
+]
 
 #: relative size of a pivot of the QR factor below which a matrix counts as rank deficient
 RANK_TOL = 1e-10
@@ -42,11 +48,19 @@ def orthonormal_basis(B, name="B"):
     B = as_array(name, B, min_ndim=2)
     d, k = B.shape[-2:]
     if k > d:
-        raise ValueError(f"{name} has more columns than rows ({k} > {d}): k must not exceed d")
+        raise ValueError(
+            f"{name} has more columns than rows ({k} > {d}): k must not exceed d"
+        )
     Q, R = np.linalg.qr(B)
     pivots = np.abs(np.diagonal(R, axis1=-2, axis2=-1))
-    if np.any(pivots <= RANK_TOL * np.maximum(pivots.max(axis=-1, keepdims=True), np.finfo(float).tiny)):
-        raise ValueError(f"{name} is rank deficient: its columns span fewer than {k} dimensions")
+    if np.any(
+        pivots
+        <= RANK_TOL
+        * np.maximum(pivots.max(axis=-1, keepdims=True), np.finfo(float).tiny)
+    ):
+        raise ValueError(
+            f"{name} is rank deficient: its columns span fewer than {k} dimensions"
+        )
     return Q
 
 
@@ -126,7 +140,9 @@ def random_orthonormal(d, k, rng, size=()):
     if k > d:
         raise ValueError(f"k must not exceed d, got k={k} > d={d}")
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
+        )
     size = (size,) if isinstance(size, numbers.Integral) else tuple(size)
     G = rng.standard_normal((*size, d, k))
     Q, R = np.linalg.qr(G)

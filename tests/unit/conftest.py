@@ -1,4 +1,5 @@
 """Shared fixtures for the unit tests."""
+
 import numpy as np
 import pytest
 

@@ -26,6 +26,7 @@ Shapes: ``n`` tasks (always the first axis), ``m_in``/``m_out`` support/query po
 Everything is vectorized over tasks and samples; the only Python loops run over the ``N`` inner steps
 and over the layers of the network.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .linrep import DivergenceWarning
-from .validation import (
+from ..linrep import DivergenceWarning
+from ..validation import (
     as_array,
     check_choice,
     check_nonnegative_float,
@@ -79,8 +80,13 @@ HEADS = ("ridge", "mlp")
 #: meta-gradients implemented here
 METHODS = ("exact_anil", "fo_anil", "exact_maml")
 #: display names
-LABELS = {"exact_anil": "Exact ANIL", "fo_anil": "FO-ANIL", "exact_maml": "Exact MAML",
-          "ridge": "ridge head (strongly convex)", "mlp": "two-layer head (nonconvex)"}
+LABELS = {
+    "exact_anil": "Exact ANIL",
+    "fo_anil": "FO-ANIL",
+    "exact_maml": "Exact MAML",
+    "ridge": "ridge head (strongly convex)",
+    "mlp": "two-layer head (nonconvex)",
+}
 BODY_KEYS = ("W1", "W2")
 HEAD_KEYS = {"ridge": ("w",), "mlp": ("V", "a")}
 #: a training run stops when its batch meta-loss exceeds this multiple of its first batch meta-loss
@@ -90,6 +96,7 @@ BLOWUP_FACTOR = 1e3
 # ----------------------------------------------------------------------------------------------------
 # Tasks
 # ----------------------------------------------------------------------------------------------------
+
 
 class Tasks(NamedTuple):
     """A batch of ``n`` sinusoid regression tasks (eq. `eq-sinusoid-tasks`).
@@ -112,7 +119,9 @@ class Tasks(NamedTuple):
     phase: np.ndarray
 
 
-def sample_sinusoid_tasks(rng, n, m_in, m_out, amplitude=(0.1, 5.0), phase=(0.0, np.pi), x_range=(-5.0, 5.0)):
+def sample_sinusoid_tasks(
+    rng, n, m_in, m_out, amplitude=(0.1, 5.0), phase=(0.0, np.pi), x_range=(-5.0, 5.0)
+):
     """Draw ``n`` tasks ``y = A_i sin(x - psi_i)`` with ``A_i``, ``psi_i`` and ``x`` uniform (eq. `eq-sinusoid-tasks`).
 
     The ranges are those of the sinusoid benchmark of finn2017.
@@ -133,39 +142,66 @@ def sample_sinusoid_tasks(rng, n, m_in, m_out, amplitude=(0.1, 5.0), phase=(0.0,
         With ``X_in, y_in`` of shape (n, m_in) and ``X_out, y_out`` of shape (n, m_out).
     """
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
+        )
     n = check_positive_int("n", n)
     m_in = check_positive_int("m_in", m_in)
     m_out = check_positive_int("m_out", m_out)
-    for name, pair in (("amplitude", amplitude), ("phase", phase), ("x_range", x_range)):
+    for name, pair in (
+        ("amplitude", amplitude),
+        ("phase", phase),
+        ("x_range", x_range),
+    ):
         if len(pair) != 2 or not pair[0] <= pair[1]:
-            raise ValueError(f"{name} must be a pair (low, high) with low <= high, got {pair!r}")
+            raise ValueError(
+                f"{name} must be a pair (low, high) with low <= high, got {pair!r}"
+            )
     A = rng.uniform(*amplitude, size=n)
     psi = rng.uniform(*phase, size=n)
     X_in = rng.uniform(*x_range, size=(n, m_in))
     X_out = rng.uniform(*x_range, size=(n, m_out))
-    return Tasks(X_in, A[:, None] * np.sin(X_in - psi[:, None]), X_out, A[:, None] * np.sin(X_out - psi[:, None]),
-                 A, psi)
+    return Tasks(
+        X_in,
+        A[:, None] * np.sin(X_in - psi[:, None]),
+        X_out,
+        A[:, None] * np.sin(X_out - psi[:, None]),
+        A,
+        psi,
+    )
 
 
 def _check_tasks(tasks):
     if not isinstance(tasks, Tasks):
-        raise TypeError(f"tasks must be a metalib.anil_steps.Tasks, got {type(tasks).__name__}")
+        raise TypeError(
+            f"tasks must be a metalib.anil_steps.Tasks, got {type(tasks).__name__}"
+        )
     X_in = as_array("tasks.X_in", tasks.X_in, ndim=2)
     y_in = as_array("tasks.y_in", tasks.y_in, ndim=2)
     X_out = as_array("tasks.X_out", tasks.X_out, ndim=2)
     y_out = as_array("tasks.y_out", tasks.y_out, ndim=2)
     if y_in.shape != X_in.shape:
-        raise ValueError(f"tasks.y_in must have the shape of tasks.X_in {X_in.shape}, got {y_in.shape}")
+        raise ValueError(
+            f"tasks.y_in must have the shape of tasks.X_in {X_in.shape}, got {y_in.shape}"
+        )
     if y_out.shape != X_out.shape:
-        raise ValueError(f"tasks.y_out must have the shape of tasks.X_out {X_out.shape}, got {y_out.shape}")
-    check_same("n (number of tasks)", "tasks.X_in", X_in.shape[0], "tasks.X_out", X_out.shape[0])
+        raise ValueError(
+            f"tasks.y_out must have the shape of tasks.X_out {X_out.shape}, got {y_out.shape}"
+        )
+    check_same(
+        "n (number of tasks)",
+        "tasks.X_in",
+        X_in.shape[0],
+        "tasks.X_out",
+        X_out.shape[0],
+    )
     return X_in, y_in, X_out, y_out
 
 
 # ----------------------------------------------------------------------------------------------------
 # Parameters
 # ----------------------------------------------------------------------------------------------------
+
 
 def init_params(rng, hidden=32, k_width=8, head="ridge", head_hidden=8):
     """Random starting parameters of the body and a head (the start of every run in Part IV).
@@ -191,12 +227,17 @@ def init_params(rng, hidden=32, k_width=8, head="ridge", head_hidden=8):
         ``W1`` (h, 2), ``W2`` (k', h), and ``w`` (k',) or ``V`` (r, k'), ``a`` (r,).
     """
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
+        )
     h = check_positive_int("hidden", hidden)
     k = check_positive_int("k_width", k_width)
     head = check_choice("head", head, HEADS)
     r = check_positive_int("head_hidden", head_hidden)
-    params = {"W1": rng.standard_normal((h, 2)), "W2": rng.standard_normal((k, h)) * np.sqrt(2.0 / h)}
+    params = {
+        "W1": rng.standard_normal((h, 2)),
+        "W2": rng.standard_normal((k, h)) * np.sqrt(2.0 / h),
+    }
     if head == "ridge":
         params["w"] = np.zeros(k)
     else:
@@ -212,7 +253,9 @@ def head_kind(params):
     for kind, keys in HEAD_KEYS.items():
         if set(params) == set(BODY_KEYS) | set(keys):
             return kind
-    raise ValueError(f"params must hold the keys W1, W2 and either w or (V, a); got {sorted(params)}")
+    raise ValueError(
+        f"params must hold the keys W1, W2 and either w or (V, a); got {sorted(params)}"
+    )
 
 
 def _check_params(params):
@@ -230,9 +273,13 @@ def _check_params(params):
             raise ValueError(f"params['w'] must have shape ({k},), got {p['w'].shape}")
     else:
         if p["V"].ndim != 2 or p["V"].shape[1] != k:
-            raise ValueError(f"params['V'] must have shape (r, {k}), got {p['V'].shape}")
+            raise ValueError(
+                f"params['V'] must have shape (r, {k}), got {p['V'].shape}"
+            )
         if p["a"].shape != (p["V"].shape[0],):
-            raise ValueError(f"params['a'] must have shape ({p['V'].shape[0]},), got {p['a'].shape}")
+            raise ValueError(
+                f"params['a'] must have shape ({p['V'].shape[0]},), got {p['a'].shape}"
+            )
     return kind, p
 
 
@@ -250,6 +297,7 @@ def count_params(params):
 # Weights are matrices; the vector parameters w and a are stored as (..., 1, k) rows. A leading task axis is
 # optional on the weights (shared body in ANIL, per-task copies in MAML). Every matrix product goes through a
 # tally, which counts multiply-adds per category, so that the cost of a meta-gradient is measured, not guessed.
+
 
 def _swap(A):
     return np.swapaxes(A, -1, -2)
@@ -269,7 +317,9 @@ class _Tally:
 
 
 def _acts(kind, body=True, head=True):
-    return (("tanh", "tanh") if body else ()) + ((("lin",) if kind == "ridge" else ("tanh", "lin")) if head else ())
+    return (("tanh", "tanh") if body else ()) + (
+        (("lin",) if kind == "ridge" else ("tanh", "lin")) if head else ()
+    )
 
 
 def _head_mats(kind, p):
@@ -361,6 +411,7 @@ def _squared_loss(As, y):
 # ANIL: features once, N head steps, backward pass over the stored iterates
 # ----------------------------------------------------------------------------------------------------
 
+
 def _features(p, X, tally):
     return _forward([p["W1"], p["W2"]], ("tanh", "tanh"), _lift(X), tally)
 
@@ -373,7 +424,9 @@ def _head_inner_loop(kind, head0, Phi, y, alpha, N, ridge, tally, keep=True):
         As = _forward(heads[-1], acts, Phi, tally)
         loss, G = _squared_loss(As, y)
         grads, _ = _backward(heads[-1], acts, As, G, tally)
-        losses.append(loss + 0.5 * ridge * sum(np.sum(W**2, axis=(-2, -1)) for W in heads[-1]))
+        losses.append(
+            loss + 0.5 * ridge * sum(np.sum(W**2, axis=(-2, -1)) for W in heads[-1])
+        )
         heads.append([W - alpha * (g + ridge * W) for W, g in zip(heads[-1], grads)])
         if keep:
             stored.append((As, G))
@@ -382,32 +435,47 @@ def _head_inner_loop(kind, head0, Phi, y, alpha, N, ridge, tally, keep=True):
     return heads, stored, losses
 
 
-def _anil(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_task=False):
+def _anil(
+    kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_task=False
+):
     """Per-task query losses, and (order "exact"/"first") the task-averaged meta-gradient of ANIL."""
     n, m_in = X_in.shape
     tally.category = "outer"
     body_acts = ("tanh", "tanh")
-    A_body = _forward([p["W1"], p["W2"]], body_acts, _lift(np.concatenate([X_in, X_out], axis=1)), tally)
+    A_body = _forward(
+        [p["W1"], p["W2"]],
+        body_acts,
+        _lift(np.concatenate([X_in, X_out], axis=1)),
+        tally,
+    )
     Phi_S, Phi_D = A_body[-1][:, :m_in], A_body[-1][:, m_in:]
     head0 = [np.broadcast_to(W, (n, *W.shape)) for W in _head_mats(kind, p)]
     tally.category = "inner"
-    heads, stored, _ = _head_inner_loop(kind, head0, Phi_S, y_in, alpha, N, ridge, tally, keep=order == "exact")
+    heads, stored, _ = _head_inner_loop(
+        kind, head0, Phi_S, y_in, alpha, N, ridge, tally, keep=order == "exact"
+    )
     tally.category = "outer"
     acts = _acts(kind, body=False)
     A_D = _forward(heads[-1], acts, Phi_D, tally)
     loss_D, G_D = _squared_loss(A_D, y_out)
     if order is None:
         return loss_D, None
-    v, G_Phi_D = _backward(heads[-1], acts, A_D, G_D, tally, need_input=True)    # g = grad_w L_D(w_N, phi)
-    C = np.zeros_like(Phi_S)                                                      # accumulated mixed cotangent
-    if order == "exact":                                                          # algorithm alg-anil-backward
+    v, G_Phi_D = _backward(
+        heads[-1], acts, A_D, G_D, tally, need_input=True
+    )  # g = grad_w L_D(w_N, phi)
+    C = np.zeros_like(Phi_S)  # accumulated mixed cotangent
+    if order == "exact":  # algorithm alg-anil-backward
         tally.category = "second_order"
         for j in reversed(range(N)):
             As, G = stored[j]
             dAs = _jvp(heads[j], acts, As, v, tally)
-            Hv, dG_Phi = _rop_backward(heads[j], acts, As, v, dAs, G, dAs[-1] / m_in, tally, need_input=True)
-            C = C - alpha * dG_Phi                                                # eq. eq-mixed-accumulated
-            v = [vW - alpha * (HW + ridge * vW) for vW, HW in zip(v, Hv)]         # v <- (I - alpha H_j) v
+            Hv, dG_Phi = _rop_backward(
+                heads[j], acts, As, v, dAs, G, dAs[-1] / m_in, tally, need_input=True
+            )
+            C = C - alpha * dG_Phi  # eq. eq-mixed-accumulated
+            v = [
+                vW - alpha * (HW + ridge * vW) for vW, HW in zip(v, Hv)
+            ]  # v <- (I - alpha H_j) v
     # one body backward for the query gradient and all N mixed products (eq. eq-anil-metagrad-phi); its work is
     # linear in the number of rows, so the support rows' share (the mixed products) is booked as second-order
     G_body = np.concatenate([C, G_Phi_D], axis=1)
@@ -428,16 +496,22 @@ def _anil(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_
 # MAML: every parameter adapts; full Hessian-vector products
 # ----------------------------------------------------------------------------------------------------
 
-def _maml(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_task=False):
+
+def _maml(
+    kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_task=False
+):
     """Per-task query losses and (order "exact") the exact N-step MAML meta-gradient (eq. `eq-maml-metagrad`)."""
     n, m_in = X_in.shape
     acts = _acts(kind)
     n_body = len(BODY_KEYS)
-    theta = [np.broadcast_to(W, (n, *W.shape)) for W in [p["W1"], p["W2"]] + _head_mats(kind, p)]
+    theta = [
+        np.broadcast_to(W, (n, *W.shape))
+        for W in [p["W1"], p["W2"]] + _head_mats(kind, p)
+    ]
     thetas, stored = [theta], []
     Xt_in = _lift(X_in)
     tally.category = "inner"
-    for _ in range(N):                                                            # eq. eq-maml-inner-n
+    for _ in range(N):  # eq. eq-maml-inner-n
         As = _forward(thetas[-1], acts, Xt_in, tally)
         _, G = _squared_loss(As, y_in)
         grads, _ = _backward(thetas[-1], acts, As, G, tally)
@@ -467,8 +541,13 @@ def _maml(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_
 # Public API
 # ----------------------------------------------------------------------------------------------------
 
+
 def _check_common(alpha, N, ridge):
-    return check_positive_float("alpha", alpha), check_nonnegative_int("N", N), check_nonnegative_float("ridge", ridge)
+    return (
+        check_positive_float("alpha", alpha),
+        check_nonnegative_int("N", N),
+        check_nonnegative_float("ridge", ridge),
+    )
 
 
 def features(params, X):
@@ -539,15 +618,23 @@ def inner_loop(params, X_in, y_in, alpha, N, ridge=0.0):
     X_in = as_array("X_in", X_in, ndim=2)
     y_in = as_array("y_in", y_in, ndim=2)
     if y_in.shape != X_in.shape:
-        raise ValueError(f"y_in must have the shape of X_in {X_in.shape}, got {y_in.shape}")
+        raise ValueError(
+            f"y_in must have the shape of X_in {X_in.shape}, got {y_in.shape}"
+        )
     alpha, N, ridge = _check_common(alpha, N, ridge)
     tally = _Tally()
     Phi = _features(p, X_in, tally)[-1]
     head0 = [np.broadcast_to(W, (X_in.shape[0], *W.shape)) for W in _head_mats(kind, p)]
     with np.errstate(over="ignore", invalid="ignore"):
-        heads, _, losses = _head_inner_loop(kind, head0, Phi, y_in, alpha, N, ridge, tally)
-        last_fit, _ = _squared_loss(_forward(heads[-1], _acts(kind, body=False), Phi, tally), y_in)
-        losses.append(last_fit + 0.5 * ridge * sum(np.sum(W**2, axis=(-2, -1)) for W in heads[-1]))
+        heads, _, losses = _head_inner_loop(
+            kind, head0, Phi, y_in, alpha, N, ridge, tally
+        )
+        last_fit, _ = _squared_loss(
+            _forward(heads[-1], _acts(kind, body=False), Phi, tally), y_in
+        )
+        losses.append(
+            last_fit + 0.5 * ridge * sum(np.sum(W**2, axis=(-2, -1)) for W in heads[-1])
+        )
     return [_head_dict(kind, h) for h in heads], np.array(losses)
 
 
@@ -583,14 +670,19 @@ def head_hessian(params, X_in, y_in, ridge=0.0):
     sizes = [W.shape[-2] * W.shape[-1] for W in head]
     P = sum(sizes)
     H = np.empty((n, P, P))
-    for col in range(P):                                       # a loop over head coordinates, not tasks
+    for col in range(P):  # a loop over head coordinates, not tasks
         e = np.zeros(P)
         e[col] = 1.0
         parts = np.split(e, np.cumsum(sizes)[:-1])
-        v = [np.broadcast_to(part.reshape(W.shape[-2:]), W.shape) for part, W in zip(parts, head)]
+        v = [
+            np.broadcast_to(part.reshape(W.shape[-2:]), W.shape)
+            for part, W in zip(parts, head)
+        ]
         dAs = _jvp(head, acts, As, v, tally)
         Hv, _ = _rop_backward(head, acts, As, v, dAs, G, dAs[-1] / X_in.shape[1], tally)
-        H[:, :, col] = np.concatenate([h.reshape(n, -1) for h in Hv], axis=1) + ridge * e
+        H[:, :, col] = (
+            np.concatenate([h.reshape(n, -1) for h in Hv], axis=1) + ridge * e
+        )
     return H
 
 
@@ -680,10 +772,36 @@ def _meta_gradient(method, kind, p, data, alpha, N, ridge, per_task=False):
     tally = _Tally()
     with np.errstate(over="ignore", invalid="ignore"):
         if method == "exact_maml":
-            loss, grads = _maml(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, "exact", tally, per_task)
+            loss, grads = _maml(
+                kind,
+                p,
+                X_in,
+                y_in,
+                X_out,
+                y_out,
+                alpha,
+                N,
+                ridge,
+                "exact",
+                tally,
+                per_task,
+            )
         else:
             order = "exact" if method == "exact_anil" else "first"
-            loss, grads = _anil(kind, p, X_in, y_in, X_out, y_out, alpha, N, ridge, order, tally, per_task)
+            loss, grads = _anil(
+                kind,
+                p,
+                X_in,
+                y_in,
+                X_out,
+                y_out,
+                alpha,
+                N,
+                ridge,
+                order,
+                tally,
+                per_task,
+            )
     body = sum(p[key].size for key in BODY_KEYS)
     head = sum(p[key].size for key in HEAD_KEYS[kind])
     n = X_in.shape[0]
@@ -724,7 +842,9 @@ def first_order_reference(params, tasks, alpha, N, ridge=0.0):
     def frozen(params_var):
         adapted = {key: params_var[key] for key in BODY_KEYS}
         adapted.update({key: params_var[key] + shift[key] for key in HEAD_KEYS[kind]})
-        return float(np.mean(0.5 * np.mean((predict(adapted, X_out) - y_out) ** 2, axis=-1)))
+        return float(
+            np.mean(0.5 * np.mean((predict(adapted, X_out) - y_out) ** 2, axis=-1))
+        )
 
     return frozen
 
@@ -737,12 +857,23 @@ def _unflatten(vec, like, keys):
     out, start = dict(like), 0
     for key in keys:
         size = np.size(like[key])
-        out[key] = vec[start:start + size].reshape(np.shape(like[key]))
+        out[key] = vec[start : start + size].reshape(np.shape(like[key]))
         start += size
     return out
 
 
-def meta_smoothness(method, params, tasks, alpha, N, ridge=0.0, iterations=30, eps=1e-5, rng=None, block="all"):
+def meta_smoothness(
+    method,
+    params,
+    tasks,
+    alpha,
+    N,
+    ridge=0.0,
+    iterations=30,
+    eps=1e-5,
+    rng=None,
+    block="all",
+):
     """Largest |eigenvalue| of the meta-Hessian, by power iteration on finite differences of the exact meta-gradient.
 
     ``H_meta v ~ (grad F(x + eps v) - grad F(x - eps v)) / (2 eps)``; the estimate is ``||H_meta v||`` for the
@@ -775,12 +906,21 @@ def meta_smoothness(method, params, tasks, alpha, N, ridge=0.0, iterations=30, e
     eps = check_positive_float("eps", eps)
     block = check_choice("block", block, ("all", "body", "head"))
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    keys = {"all": BODY_KEYS + HEAD_KEYS[kind], "body": BODY_KEYS, "head": HEAD_KEYS[kind]}[block]
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
+        )
+    keys = {
+        "all": BODY_KEYS + HEAD_KEYS[kind],
+        "body": BODY_KEYS,
+        "head": HEAD_KEYS[kind],
+    }[block]
     x = _flatten(p, keys)
 
     def grad(vec):
-        return _flatten(meta_gradient(method, _unflatten(vec, p, keys), tasks, alpha, N, ridge)[1], keys)
+        return _flatten(
+            meta_gradient(method, _unflatten(vec, p, keys), tasks, alpha, N, ridge)[1],
+            keys,
+        )
 
     v = rng.standard_normal(x.size)
     v /= np.linalg.norm(v)
@@ -797,6 +937,7 @@ def meta_smoothness(method, params, tasks, alpha, N, ridge=0.0, iterations=30, e
 # ----------------------------------------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Run:
@@ -844,8 +985,23 @@ class Run:
         return self.stopped_at < 0 and bool(self.test_loss[-1] < self.test_loss[0])
 
 
-def train(method, params0, alpha, beta, N, iterations, rng, n=10, m_in=10, m_out=10, ridge=0.0, test_tasks=None,
-          record_every=10, learn_head_init=True, warn=True):
+def train(
+    method,
+    params0,
+    alpha,
+    beta,
+    N,
+    iterations,
+    rng,
+    n=10,
+    m_in=10,
+    m_out=10,
+    ridge=0.0,
+    test_tasks=None,
+    record_every=10,
+    learn_head_init=True,
+    warn=True,
+):
     """Meta-train by outer gradient steps ``(w_0, phi) <- (w_0, phi) - beta grad F`` on fresh tasks (eq. `eq-outer-step-n`).
 
     Every outer iteration draws ``n`` new sinusoid tasks (:func:`sample_sinusoid_tasks`) and takes one step along
@@ -894,7 +1050,11 @@ def train(method, params0, alpha, beta, N, iterations, rng, n=10, m_in=10, m_out
     alpha, N, ridge = _check_common(alpha, N, ridge)
     beta = check_positive_float("beta", beta)
     T = check_positive_int("iterations", iterations)
-    n, m_in, m_out = check_positive_int("n", n), check_positive_int("m_in", m_in), check_positive_int("m_out", m_out)
+    n, m_in, m_out = (
+        check_positive_int("n", n),
+        check_positive_int("m_in", m_in),
+        check_positive_int("m_out", m_out),
+    )
     record_every = check_positive_int("record_every", record_every)
     test_data = None if test_tasks is None else _check_tasks(test_tasks)
     keys = BODY_KEYS + (HEAD_KEYS[kind] if learn_head_init else ())
@@ -904,7 +1064,11 @@ def train(method, params0, alpha, beta, N, iterations, rng, n=10, m_in=10, m_out
     train_loss = np.full(T, np.nan)
 
     def evaluate(ps):
-        return np.nan if test_data is None else _meta_loss(method, kind, ps, test_data, alpha, N, ridge)
+        return (
+            np.nan
+            if test_data is None
+            else _meta_loss(method, kind, ps, test_data, alpha, N, ridge)
+        )
 
     test_loss[0], seconds[0], column = evaluate(params), 0.0, 1
     elapsed, stopped_at, first = 0.0, -1, None
@@ -914,9 +1078,14 @@ def train(method, params0, alpha, beta, N, iterations, rng, n=10, m_in=10, m_out
         tasks = sample_sinusoid_tasks(rng, n, m_in, m_out)
         first_tasks = tasks if first_tasks is None else first_tasks
         start = time.perf_counter()
-        loss, grads, cost = _meta_gradient(method, kind, params, tasks[:4], alpha, N, ridge)
+        loss, grads, cost = _meta_gradient(
+            method, kind, params, tasks[:4], alpha, N, ridge
+        )
         with np.errstate(over="ignore", invalid="ignore"):
-            new = {key: (params[key] - beta * grads[key] if key in keys else params[key]) for key in params}
+            new = {
+                key: (params[key] - beta * grads[key] if key in keys else params[key])
+                for key in params
+            }
         elapsed += time.perf_counter() - start
         first = loss if first is None else first
         finite = np.isfinite(loss) and all(np.all(np.isfinite(v)) for v in new.values())
@@ -932,9 +1101,24 @@ def train(method, params0, alpha, beta, N, iterations, rng, n=10, m_in=10, m_out
             test_loss[column], seconds[column] = evaluate(params), elapsed
             column += 1
     if stopped_at > 0 and warn:
-        _warn_divergence(method, params0, first_tasks, alpha, beta, N, ridge, stopped_at)
-    return Run(method, kind, N, alpha, beta, ridge, np.array(recorded), test_loss, seconds, train_loss, stopped_at,
-               params, totals)
+        _warn_divergence(
+            method, params0, first_tasks, alpha, beta, N, ridge, stopped_at
+        )
+    return Run(
+        method,
+        kind,
+        N,
+        alpha,
+        beta,
+        ridge,
+        np.array(recorded),
+        test_loss,
+        seconds,
+        train_loss,
+        stopped_at,
+        params,
+        totals,
+    )
 
 
 def _warn_divergence(method, params, tasks, alpha, beta, N, ridge, stopped_at):
@@ -942,16 +1126,35 @@ def _warn_divergence(method, params, tasks, alpha, beta, N, ridge, stopped_at):
     _, losses = inner_loop(params, tasks.X_in, tasks.y_in, alpha, max(N, 1), ridge)
     inner_up = bool(np.any(~np.isfinite(losses[-1])) or np.any(losses[-1] > losses[0]))
     if inner_up:
-        advice = (f"lower alpha (the inner step size, now {alpha:g}): already at the start the inner loop "
-                  f"raises the support loss")
+        advice = (
+            f"lower alpha (the inner step size, now {alpha:g}): already at the start the inner loop "
+            f"raises the support loss"
+        )
     else:
         advice = f"lower beta (the outer step size, now {beta:g})"
-    warnings.warn(f"{LABELS[method]} with N={N} blew up at outer iteration {stopped_at} and was stopped there. "
-                  f"To fix it, {advice}.", DivergenceWarning, stacklevel=3)
+    warnings.warn(
+        f"{LABELS[method]} with N={N} blew up at outer iteration {stopped_at} and was stopped there. "
+        f"To fix it, {advice}.",
+        DivergenceWarning,
+        stacklevel=3,
+    )
 
 
-def stable_step_search(method, params0, alpha, N, betas, iterations, seeds, n=10, m_in=10, m_out=10, ridge=0.0,
-                       test_tasks=None, record_every=None):
+def stable_step_search(
+    method,
+    params0,
+    alpha,
+    N,
+    betas,
+    iterations,
+    seeds,
+    n=10,
+    m_in=10,
+    m_out=10,
+    ridge=0.0,
+    test_tasks=None,
+    record_every=None,
+):
     """The largest outer step size in ``betas`` whose runs are stable on every task stream (see :attr:`Run.stable`).
 
     Every candidate trains from ``params0`` on the same task streams (generators seeded with ``seeds``), so only
@@ -983,19 +1186,37 @@ def stable_step_search(method, params0, alpha, N, betas, iterations, seeds, n=10
     runs : dict
         ``{beta: [Run, ...]}``, the runs made for every candidate tried (the first unstable one ends a list).
     """
-    betas = sorted((check_positive_float("betas", float(b)) for b in betas), reverse=True)
+    betas = sorted(
+        (check_positive_float("betas", float(b)) for b in betas), reverse=True
+    )
     if not betas:
         raise ValueError("betas must hold at least one step size")
     if test_tasks is None:
-        raise ValueError("test_tasks must be given: they decide whether a run is stable")
+        raise ValueError(
+            "test_tasks must be given: they decide whether a run is stable"
+        )
     T = check_positive_int("iterations", iterations)
     seeds = [check_nonnegative_int("seeds", int(s)) for s in np.atleast_1d(seeds)]
     runs = {}
     for beta in betas:
         runs[beta] = []
         for seed in seeds:
-            run = train(method, params0, alpha, beta, N, T, np.random.default_rng(seed), n=n, m_in=m_in,
-                        m_out=m_out, ridge=ridge, test_tasks=test_tasks, record_every=record_every or T, warn=False)
+            run = train(
+                method,
+                params0,
+                alpha,
+                beta,
+                N,
+                T,
+                np.random.default_rng(seed),
+                n=n,
+                m_in=m_in,
+                m_out=m_out,
+                ridge=ridge,
+                test_tasks=test_tasks,
+                record_every=record_every or T,
+                warn=False,
+            )
             runs[beta].append(run)
             if not run.stable:
                 break
@@ -1004,8 +1225,20 @@ def stable_step_search(method, params0, alpha, N, betas, iterations, seeds, n=10
     return float("nan"), runs
 
 
-def compare_heads(starts, N, ridge, alpha, beta, iterations, test_tasks, seed, n=10, m_in=10, m_out=10,
-                  record_every=20):
+def compare_heads(
+    starts,
+    N,
+    ridge,
+    alpha,
+    beta,
+    iterations,
+    test_tasks,
+    seed,
+    n=10,
+    m_in=10,
+    m_out=10,
+    record_every=20,
+):
     """Train exact ANIL with the ridge head and with the two-layer head at the same ``N``, ``alpha``, ``beta``.
 
     The computation behind the chapter's interactive panel: the ridge weight applies to the ridge head, the
@@ -1030,12 +1263,28 @@ def compare_heads(starts, N, ridge, alpha, beta, iterations, test_tasks, seed, n
         ``{"ridge": Run, "mlp": Run}``
     """
     if set(starts) != set(HEADS):
-        raise ValueError(f"starts must map each of {HEADS} to its starting parameters, got {sorted(starts)}")
-    return {head: train("exact_anil", starts[head], alpha, beta, N, iterations,
-                        np.random.default_rng(check_nonnegative_int("seed", int(seed))), n=n, m_in=m_in,
-                        m_out=m_out, ridge=ridge if head == "ridge" else 0.0, test_tasks=test_tasks,
-                        record_every=record_every, warn=False)
-            for head in HEADS}
+        raise ValueError(
+            f"starts must map each of {HEADS} to its starting parameters, got {sorted(starts)}"
+        )
+    return {
+        head: train(
+            "exact_anil",
+            starts[head],
+            alpha,
+            beta,
+            N,
+            iterations,
+            np.random.default_rng(check_nonnegative_int("seed", int(seed))),
+            n=n,
+            m_in=m_in,
+            m_out=m_out,
+            ridge=ridge if head == "ridge" else 0.0,
+            test_tasks=test_tasks,
+            record_every=record_every,
+            warn=False,
+        )
+        for head in HEADS
+    }
 
 
 def time_meta_gradient(method, params, tasks, alpha, N, ridge=0.0, repeats=5):

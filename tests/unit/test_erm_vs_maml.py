@@ -6,13 +6,14 @@ central limit theorem a correct formula fails one such comparison with probabili
 variance term (the quantities we check) moves the mean by many standard errors at the sample sizes used. The
 seeds are fixed, so the tests are deterministic.
 """
+
 import warnings
 
 import numpy as np
 import pytest
 
-from metalib import numerical_gradient, relative_error
 from metalib import erm_vs_maml as em
+from metalib import numerical_gradient, relative_error
 
 Z = 4.5
 
@@ -28,12 +29,15 @@ def random_mixture(rng, J=4, d=5, spread=True):
     return em.task_mixture(Sigma, 2 * rng.standard_normal((J, d)), w / w.sum(), C)
 
 
-PAPER = dict(rho_H=0.1, rho_E=0.9, p_H=0.5, alpha=1.0)      # the digest's worked setting, R_E = 1
+PAPER = dict(
+    rho_H=0.1, rho_E=0.9, p_H=0.5, alpha=1.0
+)  # the digest's worked setting, R_E = 1
 
 
 # ---------------------------------------------------------------------------------------------------
 # Objectives, gradients and closed forms
 # ---------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("N", [0, 1, 2, 3])
 def test_meta_gradient_matches_finite_differences(rng, N):
@@ -41,7 +45,9 @@ def test_meta_gradient_matches_finite_differences(rng, N):
     for _ in range(3):
         theta = rng.standard_normal(mix.d)
         g = em.meta_gradient("maml", theta, mix, 1.0, N)
-        g_fd = numerical_gradient(lambda t: em.meta_objective("maml", t, mix, 1.0, N), theta)
+        g_fd = numerical_gradient(
+            lambda t: em.meta_objective("maml", t, mix, 1.0, N), theta
+        )
         assert relative_error(g, g_fd) < 1e-7
 
 
@@ -50,18 +56,27 @@ def test_inner_loop_objective_equals_closed_form(rng, N):
     """Running the inner loop (meta_objective) and the matrix A of eq-adaptation-matrix give the same loss."""
     mix = random_mixture(rng)
     theta = rng.standard_normal((7, mix.d))
-    np.testing.assert_allclose(em.meta_objective("maml", theta, mix, 0.8, N),
-                               em.post_adaptation_loss(theta, mix, 0.8, N), rtol=1e-12)
-    np.testing.assert_allclose(em.meta_objective("erm", theta, mix), em.erm_objective(theta, mix), rtol=1e-12)
+    np.testing.assert_allclose(
+        em.meta_objective("maml", theta, mix, 0.8, N),
+        em.post_adaptation_loss(theta, mix, 0.8, N),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        em.meta_objective("erm", theta, mix), em.erm_objective(theta, mix), rtol=1e-12
+    )
 
 
-@pytest.mark.parametrize("method, N", [("erm", 0), ("maml", 1), ("maml", 2), ("maml", 3)])
+@pytest.mark.parametrize(
+    "method, N", [("erm", 0), ("maml", 1), ("maml", 2), ("maml", 3)]
+)
 def test_closed_forms_match_gradient_descent(rng, method, N):
     mix = random_mixture(rng, J=5, d=6)
     H = em.meta_hessian(method, mix, 1.0, N)
     eig = np.linalg.eigvalsh(H)
     assert eig[-1] / eig[0] > 2, "the test needs a non-trivial condition number"
-    result = em.fit_gradient_descent(method, mix, beta=1 / eig[-1], alpha=1.0, N=N, tol=1e-13)
+    result = em.fit_gradient_descent(
+        method, mix, beta=1 / eig[-1], alpha=1.0, N=N, tol=1e-13
+    )
     closed = em.theta_erm(mix) if method == "erm" else em.theta_maml(mix, 1.0, N)
     assert result.converged and result.iterations > 10
     assert np.max(np.abs(result.theta - closed)) < 1e-8
@@ -69,7 +84,9 @@ def test_closed_forms_match_gradient_descent(rng, method, N):
 
 def test_erm_is_maml_with_zero_inner_steps(rng):
     mix = random_mixture(rng)
-    np.testing.assert_allclose(em.theta_maml(mix, 0.7, N=0), em.theta_erm(mix), atol=1e-12)
+    np.testing.assert_allclose(
+        em.theta_maml(mix, 0.7, N=0), em.theta_erm(mix), atol=1e-12
+    )
     assert relative_error(em.theta_maml(mix, 0.7, N=1), em.theta_erm(mix)) > 1e-3
 
 
@@ -78,37 +95,77 @@ def test_gain_is_the_quadratic_form(rng, N, tau):
     mix = random_mixture(rng)
     comp = em.compare_erm_maml(mix, 1.0, N, tau, sigma=0.3)
     assert comp.difference > 0
-    assert em.gain_quadratic_form(mix, 1.0, N, tau) == pytest.approx(comp.difference, rel=1e-10)
+    assert em.gain_quadratic_form(mix, 1.0, N, tau) == pytest.approx(
+        comp.difference, rel=1e-10
+    )
     # theta_MAML minimizes the post-adaptation loss: any perturbation increases it
     theta = comp.theta_maml + 1e-3 * rng.standard_normal((20, mix.d))
-    assert np.all(em.post_adaptation_loss(theta, mix, 1.0, N, tau, 0.3) > comp.loss_maml)
+    assert np.all(
+        em.post_adaptation_loss(theta, mix, 1.0, N, tau, 0.3) > comp.loss_maml
+    )
 
 
 def test_isotropic_weight_is_the_adaptation_matrix(rng):
-    for rho, alpha, d, N, tau in [(0.3, 1.0, 4, 1, None), (0.9, 0.5, 3, 3, None), (0.4, 1.2, 5, 1, 6),
-                                  (1.5, 1.0, 2, 1, 40), (0.2, 1.0, 3, 0, 10)]:
+    for rho, alpha, d, N, tau in [
+        (0.3, 1.0, 4, 1, None),
+        (0.9, 0.5, 3, 3, None),
+        (0.4, 1.2, 5, 1, 6),
+        (1.5, 1.0, 2, 1, 40),
+        (0.2, 1.0, 3, 0, 10),
+    ]:
         A = em.adaptation_matrix(rho * np.eye(d), alpha, N, tau)
-        np.testing.assert_allclose(A, em.isotropic_weight(rho, alpha, d, N, tau) * np.eye(d), atol=1e-14)
+        np.testing.assert_allclose(
+            A, em.isotropic_weight(rho, alpha, d, N, tau) * np.eye(d), atol=1e-14
+        )
         floor = em.noise_floor(rho * np.eye(d), alpha, 0.7, N, tau)
-        assert floor == pytest.approx(float(em.isotropic_noise_floor(rho, alpha, d, 0.7, N, tau)), abs=1e-15)
+        assert floor == pytest.approx(
+            float(em.isotropic_noise_floor(rho, alpha, d, 0.7, N, tau)), abs=1e-15
+        )
 
 
-@pytest.mark.parametrize("N, tau, tau_train, sigma", [(1, None, "test", 0.0), (2, None, "test", 0.0),
-                                                      (1, 9, "test", 0.4), (1, 9, None, 0.4), (1, None, 5, 0.0)])
+@pytest.mark.parametrize(
+    "N, tau, tau_train, sigma",
+    [
+        (1, None, "test", 0.0),
+        (2, None, "test", 0.0),
+        (1, 9, "test", 0.4),
+        (1, 9, None, 0.4),
+        (1, None, 5, 0.0),
+    ],
+)
 def test_two_cluster_matches_general_closed_form(rng, N, tau, tau_train, sigma):
     d = 6
     for _ in range(5):
         rho_H, rho_E = np.sort(rng.uniform(0.05, 1.0, 2))
-        p_H, R_H, R_E, D, alpha = rng.uniform(0.1, 0.9), rng.uniform(0, 2), rng.uniform(0, 2), rng.uniform(0, 4), \
-            rng.uniform(0.5, 1.0)
+        p_H, R_H, R_E, D, alpha = (
+            rng.uniform(0.1, 0.9),
+            rng.uniform(0, 2),
+            rng.uniform(0, 2),
+            rng.uniform(0, 4),
+            rng.uniform(0.5, 1.0),
+        )
         mix = em.two_cluster_mixture(d, rho_H, rho_E, p_H, R_H, R_E, D)
         comp = em.compare_erm_maml(mix, alpha, N, tau, tau_train, sigma)
-        res = em.two_cluster(R_H, D, rho_H=rho_H, rho_E=rho_E, p_H=p_H, alpha=alpha, d=d, N=N, tau=tau,
-                             tau_train=tau_train, R_E=R_E, sigma=sigma)
+        res = em.two_cluster(
+            R_H,
+            D,
+            rho_H=rho_H,
+            rho_E=rho_E,
+            p_H=p_H,
+            alpha=alpha,
+            d=d,
+            N=N,
+            tau=tau,
+            tau_train=tau_train,
+            R_E=R_E,
+            sigma=sigma,
+        )
         assert float(res.loss_erm) == pytest.approx(comp.loss_erm, rel=1e-10)
         assert float(res.loss_maml) == pytest.approx(comp.loss_maml, rel=1e-10)
         c_H = mix.centers[0]
-        np.testing.assert_allclose(comp.theta_maml, float(res.omega_maml) * c_H, atol=1e-10)
+        np.testing.assert_allclose(
+            comp.theta_maml, float(res.omega_maml) * c_H, atol=1e-10
+        )
 
 
 def test_two_cluster_worked_numbers():
@@ -116,11 +173,15 @@ def test_two_cluster_worked_numbers():
     R_H = np.array([0.1, 0.5, 1, 2, 0.1, 0.1, 0.1])
     D = np.array([5, 5, 5, 5, 2, 1, 0.5])
     res = em.two_cluster(R_H, D, d=10, **PAPER)
-    np.testing.assert_allclose(res.gain, [7.783, 7.214, 5.923, 3.689, 6.458, 4.216, 2.217], atol=6e-4)
+    np.testing.assert_allclose(
+        res.gain, [7.783, 7.214, 5.923, 3.689, 6.458, 4.216, 2.217], atol=6e-4
+    )
     np.testing.assert_allclose(res.loss_erm[0], 0.41308, atol=1e-5)
     np.testing.assert_allclose(res.omega_erm[0], 0.1)
     np.testing.assert_allclose(res.omega_maml[0], 0.9)
-    steps = [float(em.two_cluster(0.1, 5.0, d=10, N=N, **PAPER).gain) for N in (1, 2, 3)]
+    steps = [
+        float(em.two_cluster(0.1, 5.0, d=10, N=N, **PAPER).gain) for N in (1, 2, 3)
+    ]
     np.testing.assert_allclose(steps, [7.7825, 444.16, 1940.6], rtol=2e-4)
 
 
@@ -128,9 +189,13 @@ def test_no_gain_without_hardness_gap_or_distance(rng):
     R_H, D = rng.uniform(0.01, 3, 50), rng.uniform(0, 5, 50)
     same = em.two_cluster(R_H, D, rho_H=0.4, rho_E=0.4, p_H=0.3, alpha=1.0, d=5, N=2)
     np.testing.assert_allclose(same.gain, 1.0, atol=1e-12)
-    near = em.two_cluster(R_H, 0.0, rho_H=0.1, rho_E=0.9, p_H=0.3, alpha=1.0, d=5, tau=30, sigma=0.2)
+    near = em.two_cluster(
+        R_H, 0.0, rho_H=0.1, rho_E=0.9, p_H=0.3, alpha=1.0, d=5, tau=30, sigma=0.2
+    )
     np.testing.assert_allclose(near.gain, 1.0, atol=1e-12)
-    overshoot = em.two_cluster(R_H, D, rho_H=0.3, rho_E=2 - 0.3, p_H=0.3, alpha=1.0, d=5)   # |1 - alpha rho| equal
+    overshoot = em.two_cluster(
+        R_H, D, rho_H=0.3, rho_E=2 - 0.3, p_H=0.3, alpha=1.0, d=5
+    )  # |1 - alpha rho| equal
     np.testing.assert_allclose(overshoot.gain, 1.0, atol=1e-12)
 
 
@@ -145,7 +210,9 @@ def test_one_step_solvable_easy_tasks_and_many_steps_limit():
 
 def test_gain_bound(rng):
     R_H, D = rng.uniform(0.01, 3, 200), rng.uniform(0, 5, 200)
-    res = em.two_cluster(R_H, D, rho_H=0.2, rho_E=0.7, p_H=0.4, alpha=1.2, d=5, tau=50, sigma=0.1)
+    res = em.two_cluster(
+        R_H, D, rho_H=0.2, rho_E=0.7, p_H=0.4, alpha=1.2, d=5, tau=50, sigma=0.1
+    )
     a_H = em.isotropic_weight(0.2, 1.2, 5, 1, 50)
     a_bar = 0.4 * a_H + 0.6 * em.isotropic_weight(0.7, 1.2, 5, 1, 50)
     assert np.all(res.gain >= 1 - 1e-12)
@@ -156,17 +223,22 @@ def test_gain_bound(rng):
 # Monte Carlo against closed forms
 # ---------------------------------------------------------------------------------------------------
 
+
 def test_monte_carlo_gain_matches_closed_form_population(rng):
     mix = em.two_cluster_mixture(10, 0.1, 0.9, 0.5, 0.1, 1.0, 5.0)
     comp = em.compare_erm_maml(mix, 1.0)
-    sim = em.simulate_adaptation(rng, [comp.theta_erm, comp.theta_maml], mix, 1.0, 40_000)
+    sim = em.simulate_adaptation(
+        rng, [comp.theta_erm, comp.theta_maml], mix, 1.0, 40_000
+    )
     mean, se = sim.mean(), sim.stderr()
     assert np.all(np.abs(mean - [comp.loss_erm, comp.loss_maml]) < Z * se)
     diff, se_diff = sim.difference()
     assert abs(diff - em.gain_quadratic_form(mix, 1.0)) < Z * se_diff
     ratio, se_ratio = sim.ratio()
     assert abs(ratio - comp.ratio) < Z * se_ratio
-    assert se_ratio < 0.05 * comp.ratio, "the test must be able to tell G = 7.8 from G = 1"
+    assert se_ratio < 0.05 * comp.ratio, (
+        "the test must be able to tell G = 7.8 from G = 1"
+    )
 
 
 @pytest.mark.parametrize("tau", [3, 8, 25, 400])
@@ -174,8 +246,12 @@ def test_monte_carlo_matches_closed_form_finite_tau(rng, tau):
     """tau < d uses explicit samples, tau >= d the Bartlett sampler; both must give eq-adaptation-matrix-tau."""
     mix = random_mixture(rng, J=3, d=8)
     comp = em.compare_erm_maml(mix, 1.0, 1, tau, sigma=0.5)
-    sim = em.simulate_adaptation(rng, [comp.theta_erm, comp.theta_maml], mix, 1.0, 30_000, tau=tau, sigma=0.5)
-    assert np.all(np.abs(sim.mean() - [comp.loss_erm, comp.loss_maml]) < Z * sim.stderr())
+    sim = em.simulate_adaptation(
+        rng, [comp.theta_erm, comp.theta_maml], mix, 1.0, 30_000, tau=tau, sigma=0.5
+    )
+    assert np.all(
+        np.abs(sim.mean() - [comp.loss_erm, comp.loss_maml]) < Z * sim.stderr()
+    )
     diff, se_diff = sim.difference()
     assert abs(diff - comp.difference) < Z * se_diff
 
@@ -202,7 +278,9 @@ def test_gaussian_fourth_moment_by_explicit_samples(rng):
     A = em.adaptation_matrix(Sigma, alpha, 1, tau)
     assert np.all(np.abs(mean - A) < Z * se)
     population = em.adaptation_matrix(Sigma, alpha, 1)
-    assert np.max(np.abs(population - A) / se) > 20, "the variance term must be detectable here"
+    assert np.max(np.abs(population - A) / se) > 20, (
+        "the variance term must be detectable here"
+    )
 
 
 @pytest.mark.parametrize("tau, d", [(3, 5), (5, 5), (12, 5), (1000, 3)])
@@ -231,11 +309,15 @@ def test_representation_step_has_effective_dimension_k(rng):
     res_d = em.two_cluster(0.3, 3.0, d=d, tau=tau, sigma=0.3, **PAPER)
     c_H = mix.centers[0]
     thetas = [float(res_k.omega_erm) * c_H, float(res_k.omega_maml) * c_H]
-    sim = em.simulate_adaptation(rng, thetas, mix, 1.0, 40_000, tau=tau, sigma=0.3, basis=basis)
+    sim = em.simulate_adaptation(
+        rng, thetas, mix, 1.0, 40_000, tau=tau, sigma=0.3, basis=basis
+    )
     expected = [float(res_k.loss_erm), float(res_k.loss_maml)]
     assert np.all(np.abs(sim.mean() - expected) < Z * sim.stderr())
     full = em.simulate_adaptation(rng, thetas, mix, 1.0, 40_000, tau=tau, sigma=0.3)
-    assert abs(full.mean()[1] - float(res_k.loss_maml)) > 10 * full.stderr()[1], "d and k must differ here"
+    assert abs(full.mean()[1] - float(res_k.loss_maml)) > 10 * full.stderr()[1], (
+        "d and k must differ here"
+    )
     assert float(res_d.loss_erm) > 0
 
 
@@ -243,21 +325,38 @@ def test_sgd_training_finds_the_closed_forms(rng):
     """Averaged SGD iterates of 12 independent runs scatter around the closed forms (t-type tolerance)."""
     mix = em.two_cluster_mixture(3, 0.1, 0.9, 0.5, 0.5, 1.0, 3.0)
     m_in = 4
-    run = em.train_sgd(rng, ("erm", "maml"), mix, alpha=1.0, beta=0.4, iterations=3000, n=16, m_in=m_in,
-                       m_out=4, trials=12)
+    run = em.train_sgd(
+        rng,
+        ("erm", "maml"),
+        mix,
+        alpha=1.0,
+        beta=0.4,
+        iterations=3000,
+        n=16,
+        m_in=m_in,
+        m_out=4,
+        trials=12,
+    )
     targets = {"erm": em.theta_erm(mix), "maml": em.theta_maml(mix, 1.0, 1, tau=m_in)}
     for method, target in targets.items():
         avg = run.series(method)
         mean, se = avg.mean(0), avg.std(0, ddof=1) / np.sqrt(avg.shape[0])
-        assert np.all(np.abs(mean - target) < 6 * se + 1e-3), (method, mean, target)   # 6 s.e.: t with 11 d.o.f.
+        assert np.all(np.abs(mean - target) < 6 * se + 1e-3), (
+            method,
+            mean,
+            target,
+        )  # 6 s.e.: t with 11 d.o.f.
     population = em.theta_maml(mix, 1.0)
     avg = run.series("maml")
-    assert np.linalg.norm(avg.mean(0) - population) > 0.5, "training with m_in samples is not the population MAML"
+    assert np.linalg.norm(avg.mean(0) - population) > 0.5, (
+        "training with m_in samples is not the population MAML"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
 # Divergence and bad input
 # ---------------------------------------------------------------------------------------------------
+
 
 def test_gradient_descent_divergence_warns_and_names_beta(rng):
     mix = random_mixture(rng)
@@ -269,7 +368,18 @@ def test_gradient_descent_divergence_warns_and_names_beta(rng):
 def test_sgd_divergence_warns_and_names_beta(rng):
     mix = em.two_cluster_mixture(3, 0.1, 0.9, 0.5, 0.5, 1.0, 3.0)
     with pytest.warns(em.DivergenceWarning, match="lower beta"):
-        run = em.train_sgd(rng, ("erm",), mix, 1.0, beta=40.0, iterations=300, n=4, m_in=2, m_out=2, trials=2)
+        run = em.train_sgd(
+            rng,
+            ("erm",),
+            mix,
+            1.0,
+            beta=40.0,
+            iterations=300,
+            n=4,
+            m_in=2,
+            m_out=2,
+            trials=2,
+        )
     assert np.all(run.stopped_at >= 0)
     assert np.all(np.isnan(run.theta_avg))
 
@@ -284,30 +394,108 @@ def test_no_warning_on_a_stable_run(rng):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: em.task_mixture(np.stack([np.eye(2)] * 2), np.zeros((2, 2)), [0.5, 0.6]), "weights"),
-        (lambda: em.task_mixture(np.stack([np.eye(2), -np.eye(2)]), np.zeros((2, 2)), [0.5, 0.5]), "Sigma"),
-        (lambda: em.task_mixture(np.stack([np.eye(2)] * 2), np.zeros((3, 2)), [0.5, 0.5]), "Sigma and centers"),
-        (lambda: em.task_mixture(np.stack([np.eye(2)] * 2), np.zeros((2, 2)), [0.5, 0.5],
-                                 spread_cov=np.stack([-np.eye(2)] * 2)), "spread_cov"),
+        (
+            lambda: em.task_mixture(
+                np.stack([np.eye(2)] * 2), np.zeros((2, 2)), [0.5, 0.6]
+            ),
+            "weights",
+        ),
+        (
+            lambda: em.task_mixture(
+                np.stack([np.eye(2), -np.eye(2)]), np.zeros((2, 2)), [0.5, 0.5]
+            ),
+            "Sigma",
+        ),
+        (
+            lambda: em.task_mixture(
+                np.stack([np.eye(2)] * 2), np.zeros((3, 2)), [0.5, 0.5]
+            ),
+            "Sigma and centers",
+        ),
+        (
+            lambda: em.task_mixture(
+                np.stack([np.eye(2)] * 2),
+                np.zeros((2, 2)),
+                [0.5, 0.5],
+                spread_cov=np.stack([-np.eye(2)] * 2),
+            ),
+            "spread_cov",
+        ),
         (lambda: em.adaptation_matrix(np.eye(2), 1.0, N=2, tau=5), "N = 1"),
         (lambda: em.adaptation_matrix(np.eye(2), -1.0), "alpha"),
         (lambda: em.adaptation_matrix(np.eye(2), 1.0, tau=0), "tau"),
         (lambda: em.adaptation_matrix(np.eye(2), 1.0, N=-1), "N"),
-        (lambda: em.two_cluster(0.1, 1.0, rho_H=0.1, rho_E=0.9, p_H=1.0, alpha=1.0, d=3), "p_H"),
-        (lambda: em.two_cluster(-0.1, 1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, alpha=1.0, d=3), "R_H"),
-        (lambda: em.two_cluster(0.1, 1.0, rho_H=1.0, rho_E=1.0, p_H=0.5, alpha=1.0, d=3), "flat"),
-        (lambda: em.two_cluster(0.1, 1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, alpha=1.0, d=3, tau=-2), "tau"),
-        (lambda: em.two_cluster_mixture(3, 0.1, 0.9, 0.5, 0.1, 1.0, 2.0, basis=np.ones((3, 2))), "basis"),
+        (
+            lambda: em.two_cluster(
+                0.1, 1.0, rho_H=0.1, rho_E=0.9, p_H=1.0, alpha=1.0, d=3
+            ),
+            "p_H",
+        ),
+        (
+            lambda: em.two_cluster(
+                -0.1, 1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, alpha=1.0, d=3
+            ),
+            "R_H",
+        ),
+        (
+            lambda: em.two_cluster(
+                0.1, 1.0, rho_H=1.0, rho_E=1.0, p_H=0.5, alpha=1.0, d=3
+            ),
+            "flat",
+        ),
+        (
+            lambda: em.two_cluster(
+                0.1, 1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, alpha=1.0, d=3, tau=-2
+            ),
+            "tau",
+        ),
+        (
+            lambda: em.two_cluster_mixture(
+                3, 0.1, 0.9, 0.5, 0.1, 1.0, 2.0, basis=np.ones((3, 2))
+            ),
+            "basis",
+        ),
         (lambda: em.theta_maml("not a mixture", 1.0), "mixture"),
-        (lambda: em.meta_gradient("ANIL", np.zeros(2), em.two_cluster_mixture(2, .1, .9, .5, .1, 1, 1), 1.0),
-         "method"),
-        (lambda: em.post_adaptation_loss(np.zeros(3), em.two_cluster_mixture(2, .1, .9, .5, .1, 1, 1), 1.0),
-         "theta and mixture"),
-        (lambda: em.simulate_adaptation(0, np.zeros(2), em.two_cluster_mixture(2, .1, .9, .5, .1, 1, 1), 1.0, 10),
-         "rng"),
+        (
+            lambda: em.meta_gradient(
+                "ANIL",
+                np.zeros(2),
+                em.two_cluster_mixture(2, 0.1, 0.9, 0.5, 0.1, 1, 1),
+                1.0,
+            ),
+            "method",
+        ),
+        (
+            lambda: em.post_adaptation_loss(
+                np.zeros(3), em.two_cluster_mixture(2, 0.1, 0.9, 0.5, 0.1, 1, 1), 1.0
+            ),
+            "theta and mixture",
+        ),
+        (
+            lambda: em.simulate_adaptation(
+                0,
+                np.zeros(2),
+                em.two_cluster_mixture(2, 0.1, 0.9, 0.5, 0.1, 1, 1),
+                1.0,
+                10,
+            ),
+            "rng",
+        ),
         (lambda: em.sample_gram_factor(np.random.default_rng(0), 0, 3), "tau"),
-        (lambda: em.train_sgd(np.random.default_rng(0), ("erm",), em.two_cluster_mixture(2, .1, .9, .5, .1, 1, 1),
-                              1.0, 0.1, 10, n=2, m_in=0, m_out=2), "m_in"),
+        (
+            lambda: em.train_sgd(
+                np.random.default_rng(0),
+                ("erm",),
+                em.two_cluster_mixture(2, 0.1, 0.9, 0.5, 0.1, 1, 1),
+                1.0,
+                0.1,
+                10,
+                n=2,
+                m_in=0,
+                m_out=2,
+            ),
+            "m_in",
+        ),
     ],
 )
 def test_bad_input_is_named(call, message):

@@ -1,11 +1,12 @@
 """ANIL and MAML through N inner steps on a tanh network (chapters 20 and 21, metalib.anil_steps)."""
+
 import numpy as np
 import pytest
 
 from metalib import numerical_gradient, relative_error
 from metalib.anil_steps import (
-    DivergenceWarning,
     HEAD_KEYS,
+    DivergenceWarning,
     Tasks,
     compare_heads,
     count_params,
@@ -39,8 +40,10 @@ def fd_gradient(f, params):
     """Central finite differences of ``f(params)`` with respect to every parameter block."""
     out = {}
     for key in params:
+
         def g(value, key=key):
             return f({**params, key: value})
+
         out[key] = numerical_gradient(g, params[key])
     return out
 
@@ -53,16 +56,22 @@ def flat(grads, keys):
 # The meta-gradients against central finite differences (the issue's 1e-6 relative error)
 # ------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("head", ["ridge", "mlp"])
 @pytest.mark.parametrize("method", ["exact_anil", "exact_maml"])
 @pytest.mark.parametrize("N", [1, 3, 10])
 def test_exact_meta_gradient_matches_finite_differences(rng, head, method, N):
     params, tasks = small_problem(rng, head)
     loss, grads, _ = meta_gradient(method, params, tasks, ALPHA, N, RIDGE)
-    assert loss == pytest.approx(meta_loss(method, params, tasks, ALPHA, N, RIDGE), rel=1e-14)
+    assert loss == pytest.approx(
+        meta_loss(method, params, tasks, ALPHA, N, RIDGE), rel=1e-14
+    )
     fd = fd_gradient(lambda p: meta_loss(method, p, tasks, ALPHA, N, RIDGE), params)
-    for key in params:                                   # each block on its own: none may hide behind another
-        assert relative_error(grads[key], fd[key]) < 1e-6, (key, relative_error(grads[key], fd[key]))
+    for key in params:  # each block on its own: none may hide behind another
+        assert relative_error(grads[key], fd[key]) < 1e-6, (
+            key,
+            relative_error(grads[key], fd[key]),
+        )
 
 
 @pytest.mark.parametrize("head", ["ridge", "mlp"])
@@ -91,28 +100,38 @@ def test_zero_inner_steps_anil_and_maml_agree_with_plain_gradient(rng):
 
 def test_anil_and_maml_differ_once_the_body_adapts(rng):
     params, tasks = small_problem(rng, "ridge")
-    assert abs(meta_loss("exact_anil", params, tasks, ALPHA, 3, RIDGE)
-               - meta_loss("exact_maml", params, tasks, ALPHA, 3, RIDGE)) > 1e-6
+    assert (
+        abs(
+            meta_loss("exact_anil", params, tasks, ALPHA, 3, RIDGE)
+            - meta_loss("exact_maml", params, tasks, ALPHA, 3, RIDGE)
+        )
+        > 1e-6
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # Closed forms for the ridge head
 # ------------------------------------------------------------------------------------------------
 
+
 def test_ridge_inner_loop_matches_closed_form(rng):
     """w_N = P^N w_0 + (I - P^N) w*, P = I - alpha H, w* the ridge solution (digest eq. in 2.7)."""
     params, tasks = small_problem(rng, "ridge", n=4, m_in=6)
     N = 7
     heads, support_loss = inner_loop(params, tasks.X_in, tasks.y_in, ALPHA, N, RIDGE)
-    Phi = features(params, tasks.X_in)                                  # (n, m, k)
+    Phi = features(params, tasks.X_in)  # (n, m, k)
     m, k = Phi.shape[1], Phi.shape[2]
     H = np.swapaxes(Phi, -1, -2) @ Phi / m + RIDGE * np.eye(k)
-    w_star = np.linalg.solve(H, np.swapaxes(Phi, -1, -2) @ tasks.y_in[..., None] / m)[..., 0]
+    w_star = np.linalg.solve(H, np.swapaxes(Phi, -1, -2) @ tasks.y_in[..., None] / m)[
+        ..., 0
+    ]
     P_N = np.linalg.matrix_power(np.eye(k) - ALPHA * H, N)
     expected = (P_N @ params["w"]) + w_star - (P_N @ w_star[..., None])[..., 0]
     np.testing.assert_allclose(heads[-1]["w"], expected, atol=1e-12)
     assert support_loss.shape == (N + 1, 4)
-    assert np.all(np.diff(support_loss, axis=0) <= 1e-12), "GD with alpha < 1/L must not raise the loss"
+    assert np.all(np.diff(support_loss, axis=0) <= 1e-12), (
+        "GD with alpha < 1/L must not raise the loss"
+    )
 
 
 def test_head_hessian_ridge_closed_form_and_strong_convexity(rng):
@@ -120,10 +139,14 @@ def test_head_hessian_ridge_closed_form_and_strong_convexity(rng):
     H = head_hessian(params, tasks.X_in, tasks.y_in, RIDGE)
     Phi = features(params, tasks.X_in)
     k = Phi.shape[-1]
-    np.testing.assert_allclose(H, np.swapaxes(Phi, -1, -2) @ Phi / 6 + RIDGE * np.eye(k), atol=1e-12)
+    np.testing.assert_allclose(
+        H, np.swapaxes(Phi, -1, -2) @ Phi / 6 + RIDGE * np.eye(k), atol=1e-12
+    )
     eig = np.linalg.eigvalsh(H)
-    assert eig.min() >= RIDGE - 1e-12                       # mu_sc >= lambda
-    assert eig.max() <= k + RIDGE + 1e-12                   # L <= k' + lambda (tanh features are bounded by 1)
+    assert eig.min() >= RIDGE - 1e-12  # mu_sc >= lambda
+    assert (
+        eig.max() <= k + RIDGE + 1e-12
+    )  # L <= k' + lambda (tanh features are bounded by 1)
 
 
 def test_mlp_head_inner_loss_is_nonconvex(rng):
@@ -131,7 +154,9 @@ def test_mlp_head_inner_loss_is_nonconvex(rng):
     tasks = sample_sinusoid_tasks(rng, 20, 10, 10)
     H = head_hessian(params, tasks.X_in, tasks.y_in, 0.0)
     np.testing.assert_allclose(H, np.swapaxes(H, -1, -2), atol=1e-10)
-    assert np.linalg.eigvalsh(H).min() < -0.1, "the two-layer head should have negative curvature"
+    assert np.linalg.eigvalsh(H).min() < -0.1, (
+        "the two-layer head should have negative curvature"
+    )
     # and head_hessian agrees with finite differences of the head gradient (FO-ANIL at N=0 is that gradient)
     small, tasks1 = small_problem(rng, "mlp", n=1)
     H1 = head_hessian(small, tasks1.X_in, tasks1.y_in, RIDGE)[0]
@@ -141,11 +166,24 @@ def test_mlp_head_inner_loss_is_nonconvex(rng):
     def head_grad(x):
         p = dict(small, V=x[:9].reshape(3, 3), a=x[9:])
         # gradient of the support loss: query = support, N = 0
-        t = Tasks(tasks1.X_in, tasks1.y_in, tasks1.X_in, tasks1.y_in, tasks1.amplitude, tasks1.phase)
+        t = Tasks(
+            tasks1.X_in,
+            tasks1.y_in,
+            tasks1.X_in,
+            tasks1.y_in,
+            tasks1.amplitude,
+            tasks1.phase,
+        )
         g = meta_gradient("fo_anil", p, t, ALPHA, 0, 0.0)[1]
         return np.concatenate([np.ravel(g[key]) for key in keys]) + RIDGE * x
 
-    fd = np.stack([(head_grad(x0 + 1e-6 * e) - head_grad(x0 - 1e-6 * e)) / 2e-6 for e in np.eye(x0.size)], axis=1)
+    fd = np.stack(
+        [
+            (head_grad(x0 + 1e-6 * e) - head_grad(x0 - 1e-6 * e)) / 2e-6
+            for e in np.eye(x0.size)
+        ],
+        axis=1,
+    )
     assert relative_error(H1, fd) < 1e-6
 
 
@@ -155,11 +193,18 @@ def test_ridge_head_block_contracts_like_one_minus_alpha_mu(rng):
     N = 10
     H = head_hessian(params, tasks.X_in, tasks.y_in, RIDGE)
     mu = np.linalg.eigvalsh(H)[:, 0]
-    g = meta_gradient("fo_anil", params, tasks, ALPHA, N, RIDGE, per_task=True)[1]["w"]       # (n, k')
-    exact = meta_gradient("exact_anil", params, tasks, ALPHA, N, RIDGE, per_task=True)[1]["w"]
+    g = meta_gradient("fo_anil", params, tasks, ALPHA, N, RIDGE, per_task=True)[1][
+        "w"
+    ]  # (n, k')
+    exact = meta_gradient("exact_anil", params, tasks, ALPHA, N, RIDGE, per_task=True)[
+        1
+    ]["w"]
     P_N = np.linalg.matrix_power(np.eye(3) - ALPHA * H, N)
     np.testing.assert_allclose(exact, (P_N @ g[..., None])[..., 0], atol=1e-12)
-    assert np.all(np.linalg.norm(exact, axis=1) <= (1 - ALPHA * mu) ** N * np.linalg.norm(g, axis=1) + 1e-14)
+    assert np.all(
+        np.linalg.norm(exact, axis=1)
+        <= (1 - ALPHA * mu) ** N * np.linalg.norm(g, axis=1) + 1e-14
+    )
 
 
 @pytest.mark.parametrize("method", ["exact_anil", "exact_maml"])
@@ -179,6 +224,7 @@ def test_per_task_gradients_average_to_the_meta_gradient(rng, method):
 # Cost counters
 # ------------------------------------------------------------------------------------------------
 
+
 def test_cost_counters(rng):
     params, tasks = small_problem(rng, "ridge", n=3)
     sizes = count_params(params)
@@ -187,7 +233,9 @@ def test_cost_counters(rng):
     _, _, maml = meta_gradient("exact_maml", params, tasks, ALPHA, 4, RIDGE)
     assert (anil["hvp"], anil["hvp_dim"], anil["mixed"]) == (12, 3, 12)
     assert (maml["hvp"], maml["hvp_dim"], maml["mixed"]) == (12, 28, 0)
-    assert anil["madds"]["total"] == sum(v for k, v in anil["madds"].items() if k != "total")
+    assert anil["madds"]["total"] == sum(
+        v for k, v in anil["madds"].items() if k != "total"
+    )
     # deterministic, and MAML's second-order work grows with the body N times per task, ANIL's does not
     assert meta_gradient("exact_anil", params, tasks, ALPHA, 4, RIDGE)[2] == anil
     big = init_params(rng, hidden=50, k_width=3, head="ridge")
@@ -201,16 +249,25 @@ def test_cost_counters(rng):
 def test_anil_second_order_work_is_linear_in_N_and_small(rng):
     params = init_params(rng, hidden=64, k_width=4, head="ridge")
     tasks = sample_sinusoid_tasks(rng, 2, 5, 5)
-    work = [meta_gradient("exact_anil", params, tasks, ALPHA, N, RIDGE)[2]["madds"]["second_order"]
-            for N in (1, 2, 3)]
-    assert work[2] - work[1] == work[1] - work[0] > 0           # exactly linear in N
-    body_pass = meta_gradient("fo_anil", params, tasks, ALPHA, 1, RIDGE)[2]["madds"]["outer"]
-    assert work[1] - work[0] < body_pass / 10                   # one more step costs far less than a body pass
+    work = [
+        meta_gradient("exact_anil", params, tasks, ALPHA, N, RIDGE)[2]["madds"][
+            "second_order"
+        ]
+        for N in (1, 2, 3)
+    ]
+    assert work[2] - work[1] == work[1] - work[0] > 0  # exactly linear in N
+    body_pass = meta_gradient("fo_anil", params, tasks, ALPHA, 1, RIDGE)[2]["madds"][
+        "outer"
+    ]
+    assert (
+        work[1] - work[0] < body_pass / 10
+    )  # one more step costs far less than a body pass
 
 
 # ------------------------------------------------------------------------------------------------
 # Tasks, predictions, training
 # ------------------------------------------------------------------------------------------------
+
 
 def test_sinusoid_tasks_shapes_and_second_moment(rng):
     tasks = sample_sinusoid_tasks(rng, 4000, 7, 3)
@@ -218,7 +275,9 @@ def test_sinusoid_tasks_shapes_and_second_moment(rng):
     assert tasks.X_out.shape == (4000, 3)
     assert np.all((tasks.amplitude >= 0.1) & (tasks.amplitude <= 5.0))
     assert np.all((tasks.X_in >= -5) & (tasks.X_in <= 5))
-    np.testing.assert_allclose(tasks.y_in, tasks.amplitude[:, None] * np.sin(tasks.X_in - tasks.phase[:, None]))
+    np.testing.assert_allclose(
+        tasks.y_in, tasks.amplitude[:, None] * np.sin(tasks.X_in - tasks.phase[:, None])
+    )
     # E[y^2] = E[A^2] E[sin^2(x - psi)]. sin^2 = (1 - cos(2(x - psi)))/2, and 2 psi covers a full period when
     # psi ~ U[0, pi], so E[sin^2] = 1/2 for every x; E[A^2] = (b^3 - a^3) / (3 (b - a)). Hence E[y^2] = 4.2517.
     a, b = 0.1, 5.0
@@ -233,14 +292,29 @@ def test_sinusoid_tasks_shapes_and_second_moment(rng):
 def test_predict_matches_meta_loss_at_zero_steps(rng):
     params, tasks = small_problem(rng, "mlp")
     loss = 0.5 * np.mean((predict(params, tasks.X_out) - tasks.y_out) ** 2)
-    assert meta_loss("exact_anil", params, tasks, ALPHA, 0, RIDGE) == pytest.approx(loss, rel=1e-13)
+    assert meta_loss("exact_anil", params, tasks, ALPHA, 0, RIDGE) == pytest.approx(
+        loss, rel=1e-13
+    )
 
 
 def test_train_reduces_meta_test_loss_and_is_deterministic(rng):
     params = init_params(rng, hidden=16, k_width=4, head="ridge")
     test = sample_sinusoid_tasks(np.random.default_rng(1), 50, 10, 10)
-    runs = [train("exact_anil", params, 0.1, 0.05, 3, 60, np.random.default_rng(2), ridge=RIDGE, test_tasks=test,
-                  record_every=20) for _ in range(2)]
+    runs = [
+        train(
+            "exact_anil",
+            params,
+            0.1,
+            0.05,
+            3,
+            60,
+            np.random.default_rng(2),
+            ridge=RIDGE,
+            test_tasks=test,
+            record_every=20,
+        )
+        for _ in range(2)
+    ]
     run = runs[0]
     assert run.stable and run.test_loss[-1] < 0.9 * run.test_loss[0]
     np.testing.assert_array_equal(runs[0].test_loss, runs[1].test_loss)
@@ -260,28 +334,52 @@ def test_blow_up_stops_and_names_beta(rng):
     params = init_params(rng, hidden=16, k_width=8, head="mlp")
     with pytest.warns(DivergenceWarning, match="lower beta"):
         run = train("exact_anil", params, 0.3, 5.0, 10, 50, np.random.default_rng(0))
-    assert run.stopped_at > 0 and np.all(np.isnan(run.train_loss[run.stopped_at - 1:]))
+    assert run.stopped_at > 0 and np.all(np.isnan(run.train_loss[run.stopped_at - 1 :]))
     assert all(np.all(np.isfinite(v)) for v in run.params.values())
 
 
 def test_blow_up_of_the_inner_loop_names_alpha(rng):
     params = init_params(rng, hidden=16, k_width=8, head="ridge")
     with pytest.warns(DivergenceWarning, match="lower alpha"):
-        train("exact_anil", params, 3.0, 0.01, 10, 20, np.random.default_rng(0), ridge=RIDGE)
+        train(
+            "exact_anil",
+            params,
+            3.0,
+            0.01,
+            10,
+            20,
+            np.random.default_rng(0),
+            ridge=RIDGE,
+        )
 
 
 def test_stable_step_search_returns_largest_stable(rng):
     params = init_params(rng, hidden=16, k_width=8, head="mlp")
     test = sample_sinusoid_tasks(np.random.default_rng(1), 50, 10, 10)
-    beta, runs = stable_step_search("exact_anil", params, 0.3, 10, [5.0, 0.02, 0.002], 40, [3, 4], test_tasks=test)
+    beta, runs = stable_step_search(
+        "exact_anil", params, 0.3, 10, [5.0, 0.02, 0.002], 40, [3, 4], test_tasks=test
+    )
     assert beta in (0.02, 0.002)
-    assert not runs[5.0][-1].stable and len(runs[5.0]) == 1          # the first unstable stream ends the candidate
+    assert (
+        not runs[5.0][-1].stable and len(runs[5.0]) == 1
+    )  # the first unstable stream ends the candidate
     assert len(runs[beta]) == 2 and all(run.stable for run in runs[beta])
     assert all(not all(run.stable for run in runs[b]) for b in runs if b > beta)
     # the stream is the only randomness: one seed reproduces the run of train() with that seed
-    _, single = stable_step_search("exact_anil", params, 0.3, 10, [beta], 40, 3, test_tasks=test)
-    direct = train("exact_anil", params, 0.3, beta, 10, 40, np.random.default_rng(3), test_tasks=test,
-                   record_every=40)
+    _, single = stable_step_search(
+        "exact_anil", params, 0.3, 10, [beta], 40, 3, test_tasks=test
+    )
+    direct = train(
+        "exact_anil",
+        params,
+        0.3,
+        beta,
+        10,
+        40,
+        np.random.default_rng(3),
+        test_tasks=test,
+        record_every=40,
+    )
     np.testing.assert_array_equal(single[beta][0].test_loss, direct.test_loss)
 
 
@@ -291,13 +389,24 @@ def test_meta_smoothness_of_a_quadratic_head_block(rng):
     params, tasks = small_problem(rng, "ridge", n=3, m_out=6)
     Phi = features(params, tasks.X_out)
     H = np.mean(np.swapaxes(Phi, -1, -2) @ Phi, axis=0) / 6
-    L = meta_smoothness("exact_anil", params, tasks, ALPHA, 0, RIDGE, iterations=200, rng=rng, block="head")
+    L = meta_smoothness(
+        "exact_anil",
+        params,
+        tasks,
+        ALPHA,
+        0,
+        RIDGE,
+        iterations=200,
+        rng=rng,
+        block="head",
+    )
     assert L == pytest.approx(np.linalg.eigvalsh(H)[-1], rel=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------
 # Bad input is named
 # ------------------------------------------------------------------------------------------------
+
 
 def test_bad_inputs_are_named(rng):
     params, tasks = small_problem(rng, "ridge")
@@ -316,14 +425,18 @@ def test_bad_inputs_are_named(rng):
     with pytest.raises(ValueError, match="keys"):
         meta_gradient("exact_anil", {**params, "V": np.ones((2, 3))}, tasks, ALPHA, 1)
     with pytest.raises(ValueError, match="tasks.y_out"):
-        meta_gradient("exact_anil", params, tasks._replace(y_out=tasks.y_out[:, :2]), ALPHA, 1)
+        meta_gradient(
+            "exact_anil", params, tasks._replace(y_out=tasks.y_out[:, :2]), ALPHA, 1
+        )
     with pytest.raises(ValueError, match="tasks.X_in and tasks.X_out"):
         bad = tasks._replace(X_out=tasks.X_out[:2], y_out=tasks.y_out[:2])
         meta_gradient("exact_anil", params, bad, ALPHA, 1)
     with pytest.raises(TypeError, match="tasks"):
         meta_gradient("exact_anil", params, tuple(tasks), ALPHA, 1)
     with pytest.raises(ValueError, match="NaN"):
-        meta_gradient("exact_anil", {**params, "W1": np.full((5, 2), np.nan)}, tasks, ALPHA, 1)
+        meta_gradient(
+            "exact_anil", {**params, "W1": np.full((5, 2), np.nan)}, tasks, ALPHA, 1
+        )
 
 
 def test_bad_constructor_inputs_are_named(rng):
@@ -345,17 +458,38 @@ def test_bad_constructor_inputs_are_named(rng):
     with pytest.raises(ValueError, match="test_tasks"):
         stable_step_search("exact_anil", params, 0.1, 1, [0.1], 5, 0)
     with pytest.raises(ValueError, match="block"):
-        meta_smoothness("exact_anil", params, sample_sinusoid_tasks(rng, 2, 3, 3), 0.1, 1, rng=rng, block="x")
+        meta_smoothness(
+            "exact_anil",
+            params,
+            sample_sinusoid_tasks(rng, 2, 3, 3),
+            0.1,
+            1,
+            rng=rng,
+            block="x",
+        )
 
 
 def test_compare_heads_runs_both_heads_on_one_stream(rng):
-    starts = {head: init_params(rng, hidden=8, k_width=4, head=head) for head in ("ridge", "mlp")}
+    starts = {
+        head: init_params(rng, hidden=8, k_width=4, head=head)
+        for head in ("ridge", "mlp")
+    }
     test = sample_sinusoid_tasks(np.random.default_rng(1), 20, 10, 10)
     runs = compare_heads(starts, 2, 0.5, 0.1, 0.05, 20, test, 7, record_every=10)
     assert set(runs) == {"ridge", "mlp"}
     assert runs["ridge"].ridge == 0.5 and runs["mlp"].ridge == 0.0
-    direct = train("exact_anil", starts["ridge"], 0.1, 0.05, 2, 20, np.random.default_rng(7), ridge=0.5,
-                   test_tasks=test, record_every=10)
+    direct = train(
+        "exact_anil",
+        starts["ridge"],
+        0.1,
+        0.05,
+        2,
+        20,
+        np.random.default_rng(7),
+        ridge=0.5,
+        test_tasks=test,
+        record_every=10,
+    )
     np.testing.assert_array_equal(runs["ridge"].test_loss, direct.test_loss)
     with pytest.raises(ValueError, match="starts"):
         compare_heads({"ridge": starts["ridge"]}, 2, 0.5, 0.1, 0.05, 20, test, 7)

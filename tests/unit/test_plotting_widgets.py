@@ -1,4 +1,5 @@
 """Figures and panels: they draw what they claim, mark stopped runs, and refuse bad settings."""
+
 import matplotlib
 
 matplotlib.use("Agg")

@@ -5,6 +5,7 @@ NUL byte) from file descriptor 3 and writes replies and events to descriptor 4. 
 open a page, block requests to other hosts (this machine reaches none), collect console errors, evaluate
 JavaScript, and take a screenshot.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,9 +20,18 @@ import time
 from urllib.parse import urlparse
 
 FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-extensions", "--hide-scrollbars", "--mute-audio", "--remote-debugging-pipe",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--remote-debugging-pipe",
 ]
 
 
@@ -65,21 +75,38 @@ class Browser:
             os.dup2(write_end, 4)
 
         self._proc = subprocess.Popen(
-            [self.executable, *FLAGS, f"--user-data-dir={self._profile}",
-             f"--window-size={self.width},{self.height}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=wire_pipes, close_fds=False,
+            [
+                self.executable,
+                *FLAGS,
+                f"--user-data-dir={self._profile}",
+                f"--window-size={self.width},{self.height}",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=wire_pipes,
+            close_fds=False,
         )
         os.close(to_child_r)
         os.close(from_child_w)
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self.session = self.call(
+            "Target.attachToTarget", {"targetId": target, "flatten": True}
+        )["sessionId"]
         for domain in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
             self.call(domain, session=True)
         self.call("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session=True)
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False},
-                  session=True)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {
+                "width": self.width,
+                "height": self.height,
+                "deviceScaleFactor": 1,
+                "mobile": False,
+            },
+            session=True,
+        )
         return self
 
     def __exit__(self, *exc):
@@ -134,12 +161,29 @@ class Browser:
         if event.get("method") == "Fetch.requestPaused":
             params = event["params"]
             host = urlparse(params["request"]["url"]).hostname
-            if host in (None, "127.0.0.1", "localhost") or params["request"]["url"].startswith(("data:", "blob:")):
-                self._send({"id": 0, "method": "Fetch.continueRequest", "sessionId": self.session,
-                            "params": {"requestId": params["requestId"]}})
+            if host in (None, "127.0.0.1", "localhost") or params["request"][
+                "url"
+            ].startswith(("data:", "blob:")):
+                self._send(
+                    {
+                        "id": 0,
+                        "method": "Fetch.continueRequest",
+                        "sessionId": self.session,
+                        "params": {"requestId": params["requestId"]},
+                    }
+                )
             else:
-                self._send({"id": 0, "method": "Fetch.failRequest", "sessionId": self.session,
-                            "params": {"requestId": params["requestId"], "errorReason": "BlockedByClient"}})
+                self._send(
+                    {
+                        "id": 0,
+                        "method": "Fetch.failRequest",
+                        "sessionId": self.session,
+                        "params": {
+                            "requestId": params["requestId"],
+                            "errorReason": "BlockedByClient",
+                        },
+                    }
+                )
                 self._blocked.append(params["request"]["url"])
             return
         self._events.append(event)
@@ -154,10 +198,20 @@ class Browser:
     # -- pages ------------------------------------------------------------------------------------------
     def evaluate(self, expression, await_promise=False, timeout=60):
         """Value of a JavaScript expression in the current page."""
-        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": await_promise}, session=True, timeout=timeout)
+        result = self.call(
+            "Runtime.evaluate",
+            {
+                "expression": expression,
+                "returnByValue": True,
+                "awaitPromise": await_promise,
+            },
+            session=True,
+            timeout=timeout,
+        )
         if "exceptionDetails" in result:
-            raise BrowserError(f"JavaScript error: {result['exceptionDetails'].get('text')}")
+            raise BrowserError(
+                f"JavaScript error: {result['exceptionDetails'].get('text')}"
+            )
         return result["result"].get("value")
 
     def open(self, url, settle=1.0, timeout=60):
@@ -169,9 +223,12 @@ class Browser:
             if time.monotonic() > deadline:
                 raise BrowserError(f"{url} did not finish loading within {timeout} s")
             self._pump(0.2)
-        self.evaluate("window.MathJax && MathJax.startup && MathJax.startup.promise "
-                      "? MathJax.startup.promise.then(() => true) : false", await_promise=True)
-        self._pump(settle)                                   # widgets render after the load event
+        self.evaluate(
+            "window.MathJax && MathJax.startup && MathJax.startup.promise "
+            "? MathJax.startup.promise.then(() => true) : false",
+            await_promise=True,
+        )
+        self._pump(settle)  # widgets render after the load event
         return PageReport(url, self._errors(), list(self._blocked))
 
     def _errors(self):
@@ -181,21 +238,32 @@ class Browser:
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.exceptionThrown":
                 details = params["exceptionDetails"]
-                errors.append(f"exception: {details.get('exception', {}).get('description') or details.get('text')}")
+                errors.append(
+                    f"exception: {details.get('exception', {}).get('description') or details.get('text')}"
+                )
             elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
-                errors.append("console.error: " + " ".join(str(a.get("value", a.get("description", "")))
-                                                            for a in params.get("args", [])))
+                errors.append(
+                    "console.error: "
+                    + " ".join(
+                        str(a.get("value", a.get("description", "")))
+                        for a in params.get("args", [])
+                    )
+                )
             elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
                 entry = params["entry"]
-                if entry.get("url") in blocked:              # our own blocking of outside hosts
+                if entry.get("url") in blocked:  # our own blocking of outside hosts
                     continue
                 errors.append(f"log: {entry['text']} ({entry.get('url', '')})")
         return errors
 
     def screenshot(self, path):
         """Save a full-page PNG screenshot of the current page."""
-        data = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
-                         session=True, timeout=120)["data"]
+        data = self.call(
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": True},
+            session=True,
+            timeout=120,
+        )["data"]
         with open(path, "wb") as handle:
             handle.write(base64.b64decode(data))
 

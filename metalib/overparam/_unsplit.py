@@ -25,6 +25,7 @@ infinite-sample limit.
 Shapes: ``d`` input dimension, ``k`` true rank, ``k'`` learner width, ``n`` tasks, ``m`` samples per task.
 Leading batch dimensions come first and broadcast.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,9 +35,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .linrep import BLOWUP_FACTOR, DivergenceWarning, sample_heads, sample_task_data
-from .subspace import subspace_distance
-from .validation import as_array, check_nonnegative_float, check_positive_float, check_positive_int, check_same
+from ..linrep import BLOWUP_FACTOR, DivergenceWarning, sample_heads, sample_task_data
+from ..subspace import subspace_distance
+from ..validation import (
+    as_array,
+    check_nonnegative_float,
+    check_positive_float,
+    check_positive_int,
+    check_same,
+)
 
 __all__ = [
     "sample_covariance_moment",
@@ -69,13 +76,19 @@ __all__ = [
 # Validation helpers
 # ----------------------------------------------------------------------------------------------------
 
+
 def _swap(A):
     return A.T if A.ndim == 2 else np.swapaxes(A, -1, -2)
 
 
 def _check_m(name, m, allow_inf=True):
     """A sample size: a positive integer, or ``inf`` for the infinite-sample limit (if allowed)."""
-    if allow_inf and isinstance(m, numbers.Real) and not isinstance(m, bool) and m == math.inf:
+    if (
+        allow_inf
+        and isinstance(m, numbers.Real)
+        and not isinstance(m, bool)
+        and m == math.inf
+    ):
         return math.inf
     if isinstance(m, numbers.Integral) and not isinstance(m, bool) and m >= 1:
         return int(m)
@@ -87,9 +100,17 @@ def _check_head_cov(head_cov, k=None):
     """``Lambda_*``: a symmetric positive semi-definite (k, k) matrix."""
     cov = as_array("head_cov", head_cov, ndim=2)
     if cov.shape[0] != cov.shape[1]:
-        raise ValueError(f"head_cov must be a square (k, k) matrix, got shape {cov.shape}")
+        raise ValueError(
+            f"head_cov must be a square (k, k) matrix, got shape {cov.shape}"
+        )
     if k is not None:
-        check_same("k (columns of B_star vs size of head_cov)", "B_star", k, "head_cov", cov.shape[0])
+        check_same(
+            "k (columns of B_star vs size of head_cov)",
+            "B_star",
+            k,
+            "head_cov",
+            cov.shape[0],
+        )
     if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12):
         raise ValueError("head_cov must be symmetric")
     if np.linalg.eigvalsh(cov)[0] < -1e-12 * max(1.0, np.abs(cov).max()):
@@ -102,7 +123,9 @@ def _check_model(B, B_star, head_cov):
     B_star = as_array("B_star", B_star, ndim=2)
     check_same("d (rows)", "B", B.shape[-2], "B_star", B_star.shape[0])
     if B_star.shape[1] > B_star.shape[0]:
-        raise ValueError(f"B_star has more columns than rows {B_star.shape}: k must not exceed d")
+        raise ValueError(
+            f"B_star has more columns than rows {B_star.shape}: k must not exceed d"
+        )
     return B, B_star, _check_head_cov(head_cov, B_star.shape[1])
 
 
@@ -120,6 +143,7 @@ def _sqrt_psd(cov):
 # ----------------------------------------------------------------------------------------------------
 # The Gaussian moment identity and the split of B
 # ----------------------------------------------------------------------------------------------------
+
 
 def sample_covariance_moment(A, m):
     """``E[Sigma_hat A Sigma_hat]`` for the sample covariance of ``m`` standard Gaussian points (eq. `eq-op-moment`).
@@ -175,6 +199,7 @@ def split_representation(B, B_star):
 # ----------------------------------------------------------------------------------------------------
 # The expected FO-ANIL update, its frozen objective, and the expected ANIL loss
 # ----------------------------------------------------------------------------------------------------
+
 
 def _moments(B, w, alpha, B_star, head_cov, m_in, sigma):
     """The pieces every closed form needs, batched: see eq. `eq-op-expected-update`.
@@ -241,7 +266,9 @@ def expected_fo_anil_update(B, w, alpha, B_star, head_cov, m_in, sigma=0.0):
     alpha = check_positive_float("alpha", alpha)
     m_in = _check_m("m_in", m_in)
     sigma = check_nonnegative_float("sigma", sigma)
-    G_B, G_w = _expected_direction(B, w[..., None], alpha, B_star, head_cov, m_in, sigma)
+    G_B, G_w = _expected_direction(
+        B, w[..., None], alpha, B_star, head_cov, m_in, sigma
+    )
     return G_B, G_w[..., 0]
 
 
@@ -273,16 +300,23 @@ def frozen_objective(B, w, alpha, B_star, head_cov, m_in, sigma=0.0):
     alpha = check_positive_float("alpha", alpha)
     m_in = _check_m("m_in", m_in)
     sigma = check_nonnegative_float("sigma", sigma)
-    _, Gw, _, P, _, _, BtSB, _ = _moments(B, w[:, None], alpha, B_star, head_cov, m_in, sigma)
-    mean_delta = -alpha * Gw[:, 0]                                 # (k',)
-    cross = alpha * _swap(P) @ head_cov @ B_star.T                 # E[delta beta^T], (k', d)
-    second = alpha**2 * BtSB                                       # E[delta delta^T], (k', k')
+    _, Gw, _, P, _, _, BtSB, _ = _moments(
+        B, w[:, None], alpha, B_star, head_cov, m_in, sigma
+    )
+    mean_delta = -alpha * Gw[:, 0]  # (k',)
+    cross = alpha * _swap(P) @ head_cov @ B_star.T  # E[delta beta^T], (k', d)
+    second = alpha**2 * BtSB  # E[delta delta^T], (k', k')
     const = 0.5 * np.trace(head_cov)
 
     def f(B_v, w_v):
         Gv = B_v.T @ B_v
-        return float(0.5 * w_v @ Gv @ w_v + w_v @ Gv @ mean_delta + 0.5 * np.sum(Gv * second)
-                     - np.sum(B_v * cross.T) + const)
+        return float(
+            0.5 * w_v @ Gv @ w_v
+            + w_v @ Gv @ mean_delta
+            + 0.5 * np.sum(Gv * second)
+            - np.sum(B_v * cross.T)
+            + const
+        )
 
     return f
 
@@ -307,9 +341,11 @@ def expected_anil_loss(B, w, alpha, B_star, head_cov, m_in, sigma=0.0):
     alpha = check_positive_float("alpha", alpha)
     m_in = _check_m("m_in", m_in)
     sigma = check_nonnegative_float("sigma", sigma)
-    _, _, G, _, _, BtCB, BtSB, trC = _moments(B, w[..., None], alpha, B_star, head_cov, m_in, sigma)
+    _, _, G, _, _, BtCB, BtSB, trC = _moments(
+        B, w[..., None], alpha, B_star, head_cov, m_in, sigma
+    )
     tr_MC = np.trace(BtCB, axis1=-2, axis2=-1)
-    tr_MSM = np.sum(G * BtSB, axis=(-2, -1))                       # tr(B^T B B^T S B)
+    tr_MSM = np.sum(G * BtSB, axis=(-2, -1))  # tr(B^T B B^T S B)
     value = 0.5 * (trC[..., 0, 0] - 2 * alpha * tr_MC + alpha**2 * tr_MSM)
     return float(value) if value.ndim == 0 else value
 
@@ -339,7 +375,10 @@ def fixed_point_gram(alpha, head_cov, m_in, sigma=0.0):
 # Sampled FO-ANIL updates (the Monte-Carlo referee of the closed form)
 # ----------------------------------------------------------------------------------------------------
 
-def fo_anil_task_updates(B, w, alpha, X_in, y_in, X_out=None, y_out=None, regressors=None):
+
+def fo_anil_task_updates(
+    B, w, alpha, X_in, y_in, X_out=None, y_out=None, regressors=None
+):
     """Per-task FO-ANIL outer directions on sampled batches (eq. `eq-op-sampled-update`).
 
     Inner step on ``(X_in, y_in)``: ``w'_i = w - alpha B^T (X_in^T (X_in B w - y_in) / m_in)``. The outer
@@ -371,33 +410,58 @@ def fo_anil_task_updates(B, w, alpha, X_in, y_in, X_out=None, y_out=None, regres
     y_in = as_array("y_in", y_in, ndim=2)
     check_same("d (rows of B vs columns of X_in)", "B", d, "X_in", X_in.shape[-1])
     if y_in.shape != X_in.shape[:-1]:
-        raise ValueError(f"y_in must have shape {X_in.shape[:-1]} to match X_in, got {y_in.shape}")
+        raise ValueError(
+            f"y_in must have shape {X_in.shape[:-1]} to match X_in, got {y_in.shape}"
+        )
     if (regressors is None) == (X_out is None and y_out is None):
-        raise ValueError("give either regressors (population outer loss) or X_out and y_out (a finite outer batch)")
+        raise ValueError(
+            "give either regressors (population outer loss) or X_out and y_out (a finite outer batch)"
+        )
     Bw = B @ w
-    r_in = X_in @ Bw - y_in                                                  # (n, m_in)
-    w1 = w - alpha * (np.einsum("nmd,nm->nd", X_in, r_in) / X_in.shape[1]) @ B   # (n, k')
+    r_in = X_in @ Bw - y_in  # (n, m_in)
+    w1 = (
+        w - alpha * (np.einsum("nmd,nm->nd", X_in, r_in) / X_in.shape[1]) @ B
+    )  # (n, k')
     if regressors is not None:
         regressors = as_array("regressors", regressors, ndim=2)
         if regressors.shape != (X_in.shape[0], d):
-            raise ValueError(f"regressors must have shape {(X_in.shape[0], d)}, got {regressors.shape}")
-        q = w1 @ B.T - regressors                                            # (n, d)
+            raise ValueError(
+                f"regressors must have shape {(X_in.shape[0], d)}, got {regressors.shape}"
+            )
+        q = w1 @ B.T - regressors  # (n, d)
     else:
         if X_out is None or y_out is None:
             raise ValueError("give both X_out and y_out")
         X_out = as_array("X_out", X_out, ndim=3)
         y_out = as_array("y_out", y_out, ndim=2)
-        check_same("d (rows of B vs columns of X_out)", "B", d, "X_out", X_out.shape[-1])
-        check_same("n (number of tasks)", "X_in", X_in.shape[0], "X_out", X_out.shape[0])
+        check_same(
+            "d (rows of B vs columns of X_out)", "B", d, "X_out", X_out.shape[-1]
+        )
+        check_same(
+            "n (number of tasks)", "X_in", X_in.shape[0], "X_out", X_out.shape[0]
+        )
         if y_out.shape != X_out.shape[:-1]:
-            raise ValueError(f"y_out must have shape {X_out.shape[:-1]} to match X_out, got {y_out.shape}")
+            raise ValueError(
+                f"y_out must have shape {X_out.shape[:-1]} to match X_out, got {y_out.shape}"
+            )
         r_out = np.einsum("nmd,nd->nm", X_out, w1 @ B.T) - y_out
         q = np.einsum("nmd,nm->nd", X_out, r_out) / X_out.shape[1]
     return q[:, :, None] * w1[:, None, :], q @ B
 
 
-def sampled_fo_anil_update(rng, B, w, alpha, B_star, head_cov, m_in, m_out=None, sigma=0.0, n_tasks=10000,
-                           chunk=2000):
+def sampled_fo_anil_update(
+    rng,
+    B,
+    w,
+    alpha,
+    B_star,
+    head_cov,
+    m_in,
+    m_out=None,
+    sigma=0.0,
+    n_tasks=10000,
+    chunk=2000,
+):
     """Monte-Carlo average of FO-ANIL directions over ``n_tasks`` fresh tasks, with standard errors.
 
     Draws heads ``theta ~ N(0, head_cov)`` and data with :func:`metalib.linrep.sample_task_data`, computes
@@ -423,7 +487,9 @@ def sampled_fo_anil_update(rng, B, w, alpha, B_star, head_cov, m_in, m_out=None,
     se_w : ndarray, shape (k',)
     """
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
+        )
     B, B_star, head_cov = _check_model(B, B_star, head_cov)
     if B.ndim != 2:
         raise ValueError(f"B must have 2 dimensions here, got shape {B.shape}")
@@ -435,7 +501,9 @@ def sampled_fo_anil_update(rng, B, w, alpha, B_star, head_cov, m_in, m_out=None,
     n_tasks = check_positive_int("n_tasks", n_tasks)
     chunk = check_positive_int("chunk", chunk)
     if n_tasks < 2:
-        raise ValueError(f"n_tasks must be at least 2 to estimate a standard error, got {n_tasks}")
+        raise ValueError(
+            f"n_tasks must be at least 2 to estimate a standard error, got {n_tasks}"
+        )
     root = _sqrt_psd(head_cov)
     k = B_star.shape[1]
     sums = [np.zeros_like(B), np.zeros_like(w)]
@@ -446,7 +514,9 @@ def sampled_fo_anil_update(rng, B, w, alpha, B_star, head_cov, m_in, m_out=None,
         heads = sample_heads(rng, np.ones(k), (n,)) @ root
         X_in, y_in = sample_task_data(rng, B_star, heads, m_in, sigma)
         if m_out is None:
-            G_B, G_w = fo_anil_task_updates(B, w, alpha, X_in, y_in, regressors=heads @ B_star.T)
+            G_B, G_w = fo_anil_task_updates(
+                B, w, alpha, X_in, y_in, regressors=heads @ B_star.T
+            )
         else:
             X_out, y_out = sample_task_data(rng, B_star, heads, m_out, sigma)
             G_B, G_w = fo_anil_task_updates(B, w, alpha, X_in, y_in, X_out, y_out)
@@ -455,8 +525,10 @@ def sampled_fo_anil_update(rng, B, w, alpha, B_star, head_cov, m_in, m_out=None,
             squares[j] += np.sum(G**2, axis=0)
         done += n
     means = [s / n_tasks for s in sums]
-    ses = [np.sqrt(np.maximum(q / n_tasks - mu**2, 0) * n_tasks / (n_tasks - 1) / n_tasks)
-           for q, mu in zip(squares, means)]
+    ses = [
+        np.sqrt(np.maximum(q / n_tasks - mu**2, 0) * n_tasks / (n_tasks - 1) / n_tasks)
+        for q, mu in zip(squares, means)
+    ]
     return means[0], means[1], ses[0], ses[1]
 
 
@@ -464,9 +536,13 @@ def sampled_fo_anil_update(rng, B, w, alpha, B_star, head_cov, m_in, m_out=None,
 # Adapting to a new task in one step
 # ----------------------------------------------------------------------------------------------------
 
+
 def _check_taus(tau):
     arr = np.asarray(tau)
-    flat = [_check_m("tau", v.item() if hasattr(v, "item") else v, allow_inf=False) for v in arr.reshape(-1)]
+    flat = [
+        _check_m("tau", v.item() if hasattr(v, "item") else v, allow_inf=False)
+        for v in arr.reshape(-1)
+    ]
     return np.array(flat, dtype=float).reshape(arr.shape)
 
 
@@ -492,8 +568,10 @@ def optimal_head_preconditioner(head_cov, tau, sigma=0.0):
     k = head_cov.shape[0]
     if tau == math.inf:
         return np.eye(k)
-    shift = (tau + 1) / tau * head_cov + (np.trace(head_cov) + sigma**2) / tau * np.eye(k)
-    gamma = np.linalg.solve(shift.T, head_cov.T).T                # Lambda shift^{-1}
+    shift = (tau + 1) / tau * head_cov + (np.trace(head_cov) + sigma**2) / tau * np.eye(
+        k
+    )
+    gamma = np.linalg.solve(shift.T, head_cov.T).T  # Lambda shift^{-1}
     return 0.5 * (gamma + gamma.T)
 
 
@@ -507,9 +585,9 @@ def _risk_traces(B, w, B_star, head_cov):
         Gw = G @ w[..., None]
         BtCB = BtCB + Gw @ _swap(Gw)
         trC = trC + np.sum((B @ w[..., None]) ** 2, axis=(-2, -1))
-    t1 = np.sum(G * BtCB, axis=(-2, -1))                          # tr(B^T C B B^T B) = tr(C M^2)
-    t2 = np.trace(BtCB, axis1=-2, axis2=-1)                       # tr(C M)
-    t3 = np.sum(G * G, axis=(-2, -1))                             # tr(M^2)
+    t1 = np.sum(G * BtCB, axis=(-2, -1))  # tr(B^T C B B^T B) = tr(C M^2)
+    t2 = np.trace(BtCB, axis1=-2, axis2=-1)  # tr(C M)
+    t3 = np.sum(G * G, axis=(-2, -1))  # tr(M^2)
     return t1, t2, t3, trC
 
 
@@ -541,7 +619,11 @@ def one_step_excess_risk(B, step, B_star, head_cov, tau, sigma=0.0, w=None):
     float or ndarray
     """
     B, B_star, head_cov = _check_model(B, B_star, head_cov)
-    step = check_nonnegative_float("step", step) if np.ndim(step) == 0 else as_array("step", step)
+    step = (
+        check_nonnegative_float("step", step)
+        if np.ndim(step) == 0
+        else as_array("step", step)
+    )
     if np.any(np.asarray(step) < 0):
         raise ValueError("step must be non-negative")
     tau = _check_taus(tau)
@@ -549,7 +631,11 @@ def one_step_excess_risk(B, step, B_star, head_cov, tau, sigma=0.0, w=None):
     if w is not None:
         w = _check_head(w, B)
     t1, t2, t3, trC = _risk_traces(B, w, B_star, head_cov)
-    risk = step**2 * ((tau + 1) / tau * t1 + (trC + sigma**2) / tau * t3) - 2 * step * t2 + trC
+    risk = (
+        step**2 * ((tau + 1) / tau * t1 + (trC + sigma**2) / tau * t3)
+        - 2 * step * t2
+        + trC
+    )
     return float(risk) if np.ndim(risk) == 0 else risk
 
 
@@ -594,12 +680,19 @@ def oracle_one_step_risk(head_cov, tau, sigma=0.0):
     head_cov = _check_head_cov(head_cov)
     taus = _check_taus(tau)
     sigma = check_nonnegative_float("sigma", sigma)
-    risks = np.array([np.trace(head_cov) - np.sum(head_cov * optimal_head_preconditioner(head_cov, int(v), sigma))
-                      for v in taus.reshape(-1)]).reshape(taus.shape)
+    risks = np.array(
+        [
+            np.trace(head_cov)
+            - np.sum(head_cov * optimal_head_preconditioner(head_cov, int(v), sigma))
+            for v in taus.reshape(-1)
+        ]
+    ).reshape(taus.shape)
     return float(risks) if risks.ndim == 0 else risks
 
 
-def sampled_one_step_risk(rng, B, step, B_star, head_cov, tau, sigma=0.0, w=None, n_tasks=10000):
+def sampled_one_step_risk(
+    rng, B, step, B_star, head_cov, tau, sigma=0.0, w=None, n_tasks=10000
+):
     """Monte-Carlo estimate of :func:`one_step_excess_risk` on ``n_tasks`` fresh tasks, with its standard error.
 
     Parameters
@@ -616,7 +709,9 @@ def sampled_one_step_risk(rng, B, step, B_star, head_cov, tau, sigma=0.0, w=None
     se : float
     """
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
+        )
     B, B_star, head_cov = _check_model(B, B_star, head_cov)
     if B.ndim != 2:
         raise ValueError(f"B must have 2 dimensions here, got shape {B.shape}")
@@ -625,7 +720,9 @@ def sampled_one_step_risk(rng, B, step, B_star, head_cov, tau, sigma=0.0, w=None
     sigma = check_nonnegative_float("sigma", sigma)
     n_tasks = check_positive_int("n_tasks", n_tasks)
     w = np.zeros(B.shape[1]) if w is None else _check_head(as_array("w", w, ndim=1), B)
-    heads = sample_heads(rng, np.ones(B_star.shape[1]), (n_tasks,)) @ _sqrt_psd(head_cov)
+    heads = sample_heads(rng, np.ones(B_star.shape[1]), (n_tasks,)) @ _sqrt_psd(
+        head_cov
+    )
     X, y = sample_task_data(rng, B_star, heads, tau, sigma)
     r = X @ (B @ w) - y
     w1 = w - step * (np.einsum("nmd,nm->nd", X, r) / tau) @ B
@@ -637,16 +734,21 @@ def sampled_one_step_risk(rng, B, step, B_star, head_cov, tau, sigma=0.0, w=None
 # The multi-task learner: one head per task, trained jointly with B
 # ----------------------------------------------------------------------------------------------------
 
+
 def _check_tasks(B, W, regressors, X, y):
     B = as_array("B", B, ndim=2)
     W = as_array("W", W, ndim=2)
     check_same("k' (columns of B vs columns of W)", "B", B.shape[1], "W", W.shape[1])
     if (regressors is None) == (X is None and y is None):
-        raise ValueError("give either regressors (population task losses) or X and y (sampled task losses)")
+        raise ValueError(
+            "give either regressors (population task losses) or X and y (sampled task losses)"
+        )
     if regressors is not None:
         regressors = as_array("regressors", regressors, ndim=2)
         if regressors.shape != (W.shape[0], B.shape[0]):
-            raise ValueError(f"regressors must have shape {(W.shape[0], B.shape[0])}, got {regressors.shape}")
+            raise ValueError(
+                f"regressors must have shape {(W.shape[0], B.shape[0])}, got {regressors.shape}"
+            )
         return B, W, regressors, None, None
     if X is None or y is None:
         raise ValueError("give both X and y")
@@ -741,7 +843,9 @@ def expected_multitask_objective(B, L, B_star, head_cov):
 def _check_head_map(L, B, B_star):
     L = as_array("L", L, min_ndim=2)
     if L.shape[-2:] != (B.shape[-1], B_star.shape[1]):
-        raise ValueError(f"L must have shape (..., {B.shape[-1]}, {B_star.shape[1]}) (k' x k), got {L.shape}")
+        raise ValueError(
+            f"L must have shape (..., {B.shape[-1]}, {B_star.shape[1]}) (k' x k), got {L.shape}"
+        )
     return L
 
 
@@ -770,6 +874,7 @@ def expected_multitask_update(B, L, B_star, head_cov):
 # ----------------------------------------------------------------------------------------------------
 # Training: the deterministic recursions
 # ----------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class OverparamTrajectory:
@@ -813,7 +918,11 @@ class OverparamTrajectory:
 
 def _record_points(iterations, record):
     if record is None:
-        points = np.unique(np.concatenate([[0], np.geomspace(1, iterations, 200).astype(int), [iterations]]))
+        points = np.unique(
+            np.concatenate(
+                [[0], np.geomspace(1, iterations, 200).astype(int), [iterations]]
+            )
+        )
     else:
         points = np.unique(np.asarray(record, dtype=int))
         if points.size == 0 or points[0] < 0 or points[-1] > iterations:
@@ -827,12 +936,18 @@ def _diagnostics(B, head_norm, B_star, target):
     B_perp = B - B_star @ (B_star.T @ B)
     perp = np.linalg.norm(B_perp, axis=(-2, -1))
     U, sv, _ = np.linalg.svd(B, full_matrices=False)
-    top = subspace_distance(U[..., :, :k], B_star) if np.all(sv[..., k - 1] > 0) else np.full(B.shape[:-2], np.nan)
+    top = (
+        subspace_distance(U[..., :, :k], B_star)
+        if np.all(sv[..., k - 1] > 0)
+        else np.full(B.shape[:-2], np.nan)
+    )
     if target is None:
         gram_err = np.full(B.shape[:-2], np.nan)
     else:
         P = B_star.T @ B
-        gram_err = np.linalg.norm(P @ _swap(P) - target, axis=(-2, -1)) / np.linalg.norm(target)
+        gram_err = np.linalg.norm(
+            P @ _swap(P) - target, axis=(-2, -1)
+        ) / np.linalg.norm(target)
     return perp, sv, top, head_norm, gram_err
 
 
@@ -868,13 +983,19 @@ def _run(step, state, B_star, iterations, record, target, head_norm, check_every
                 size = np.linalg.norm(state[0], axis=(-2, -1))
                 ok = np.isfinite(size) & (size < limit)
                 for j, s in enumerate(state):
-                    s_ok = np.isfinite(s).all(axis=tuple(range(len(batch), s.ndim))) if s.ndim > len(batch) else True
+                    s_ok = (
+                        np.isfinite(s).all(axis=tuple(range(len(batch), s.ndim)))
+                        if s.ndim > len(batch)
+                        else True
+                    )
                     ok = ok & s_ok
                 newly = running & ~ok
                 stopped_at[newly] = t
                 running &= ok
                 for j, s in enumerate(state):
-                    mask = running.reshape(running.shape + (1,) * (s.ndim - running.ndim))
+                    mask = running.reshape(
+                        running.shape + (1,) * (s.ndim - running.ndim)
+                    )
                     last_good[j] = np.where(mask, s, last_good[j])
                 if due:
                     record_at(col, last_good)
@@ -887,12 +1008,18 @@ def _run(step, state, B_star, iterations, record, target, head_norm, check_every
 def _warn(name, stopped_at, advice):
     bad = np.flatnonzero(np.asarray(stopped_at).reshape(-1) >= 0)
     if bad.size:
-        warnings.warn(f"{name} blew up in {bad.size} of {np.asarray(stopped_at).size} run(s), at iteration(s) "
-                      f"{np.asarray(stopped_at).reshape(-1)[bad].tolist()}; those runs were stopped there and are "
-                      f"not recorded beyond. To fix it, {advice}.", DivergenceWarning, stacklevel=3)
+        warnings.warn(
+            f"{name} blew up in {bad.size} of {np.asarray(stopped_at).size} run(s), at iteration(s) "
+            f"{np.asarray(stopped_at).reshape(-1)[bad].tolist()}; those runs were stopped there and are "
+            f"not recorded beyond. To fix it, {advice}.",
+            DivergenceWarning,
+            stacklevel=3,
+        )
 
 
-def train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, iterations, sigma=0.0, w0=None, record=None):
+def train_expected_fo_anil(
+    B0, alpha, beta, B_star, head_cov, m_in, iterations, sigma=0.0, w0=None, record=None
+):
     """Infinite-task FO-ANIL: iterate ``(B, w) <- (B, w) - beta E[G]`` (eq. `eq-op-recursion`).
 
     The expectation is :func:`expected_fo_anil_update`, so the dynamics are a deterministic matrix
@@ -936,7 +1063,9 @@ def train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, iterations, 
     sigma = check_nonnegative_float("sigma", sigma)
     w0 = np.zeros(B0.shape[:-2] + B0.shape[-1:]) if w0 is None else _check_head(w0, B0)
     if w0.shape != B0.shape[:-2] + B0.shape[-1:]:
-        raise ValueError(f"w0 must have shape {B0.shape[:-2] + B0.shape[-1:]}, got {w0.shape}")
+        raise ValueError(
+            f"w0 must have shape {B0.shape[:-2] + B0.shape[-1:]}, got {w0.shape}"
+        )
     target = fixed_point_gram(alpha, head_cov, m_in, sigma)
 
     def step(state):
@@ -949,28 +1078,53 @@ def train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, iterations, 
         # eq. `eq-op-recursion` needs only B: the same formula as `step` at w = 0, with fewer operations.
         c1 = 1.0 if m_in == math.inf else (m_in + 1) / m_in
         c2 = 0.0 if m_in == math.inf else (np.trace(head_cov) + sigma**2) / m_in
-        ab, a2b, Bs_T, eye = alpha * beta, alpha**2 * beta, B_star.T.copy(), np.eye(B0.shape[-1])
+        ab, a2b, Bs_T, eye = (
+            alpha * beta,
+            alpha**2 * beta,
+            B_star.T.copy(),
+            np.eye(B0.shape[-1]),
+        )
 
         def step(state):  # noqa: F811 (the fast path replaces the general step)
             B, w = state
-            P = Bs_T @ B                                              # Q = B_*^T B
+            P = Bs_T @ B  # Q = B_*^T B
             LP = head_cov @ P
-            H = c1 * (_swap(P) @ LP) + c2 * (_swap(B) @ B)            # B^T S B
+            H = c1 * (_swap(P) @ LP) + c2 * (_swap(B) @ B)  # B^T S B
             return B @ (eye - a2b * H) + B_star @ (ab * LP), w
 
     state = (B0.copy(), w0[..., None].copy())
-    out = _run(step, state, B_star, T, record, target, lambda w: np.linalg.norm(w, axis=(-2, -1)))
+    out = _run(
+        step,
+        state,
+        B_star,
+        T,
+        record,
+        target,
+        lambda w: np.linalg.norm(w, axis=(-2, -1)),
+    )
     points, perp, sv, top, hnorm, gerr, stopped_at, (B, w) = out
     gain0 = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
     if gain0 > 2:
-        advice = (f"lower alpha (={alpha:g}) or rescale B0: the inner step overshoots from the start "
-                  f"(alpha * ||B0||^2 = {gain0:.3g} > 2)")
+        advice = (
+            f"lower alpha (={alpha:g}) or rescale B0: the inner step overshoots from the start "
+            f"(alpha * ||B0||^2 = {gain0:.3g} > 2)"
+        )
     else:
         advice = f"lower beta (the outer step size, now {beta:g})"
     _warn("FO-ANIL", stopped_at, advice)
-    params = dict(alpha=alpha, beta=beta, m_in=m_in, sigma=sigma, iterations=T, d=B0.shape[-2],
-                  k=B_star.shape[1], k_width=B0.shape[-1])
-    return OverparamTrajectory(points, perp, sv, top, hnorm, gerr, stopped_at, B, w[..., 0], params)
+    params = dict(
+        alpha=alpha,
+        beta=beta,
+        m_in=m_in,
+        sigma=sigma,
+        iterations=T,
+        d=B0.shape[-2],
+        k=B_star.shape[1],
+        k_width=B0.shape[-1],
+    )
+    return OverparamTrajectory(
+        points, perp, sv, top, hnorm, gerr, stopped_at, B, w[..., 0], params
+    )
 
 
 def train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=None):
@@ -1011,19 +1165,40 @@ def train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=None):
         return B - (beta * E) @ (head_cov @ _swap(L)), L - alpha * (_swap(B) @ E)
 
     L0 = np.zeros(B0.shape[:-2] + (B0.shape[-1], B_star.shape[1]))
-    out = _run(step, (B0.copy(), L0), B_star, T, record, None, lambda L: np.linalg.norm(L, axis=(-2, -1)))
+    out = _run(
+        step,
+        (B0.copy(), L0),
+        B_star,
+        T,
+        record,
+        None,
+        lambda L: np.linalg.norm(L, axis=(-2, -1)),
+    )
     points, perp, sv, top, hnorm, gerr, stopped_at, (B, L) = out
     gain0 = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
-    advice = (f"lower alpha (={alpha:g}): the head steps overshoot (alpha * ||B0||^2 = {gain0:.3g} > 2)"
-              if gain0 > 2 else f"lower beta (the step size of B, now {beta:g})")
+    advice = (
+        f"lower alpha (={alpha:g}): the head steps overshoot (alpha * ||B0||^2 = {gain0:.3g} > 2)"
+        if gain0 > 2
+        else f"lower beta (the step size of B, now {beta:g})"
+    )
     _warn("Multi-task learning", stopped_at, advice)
-    params = dict(alpha=alpha, beta=beta, iterations=T, d=B0.shape[-2], k=B_star.shape[1], k_width=B0.shape[-1])
-    return OverparamTrajectory(points, perp, sv, top, hnorm, gerr, stopped_at, B, L, params)
+    params = dict(
+        alpha=alpha,
+        beta=beta,
+        iterations=T,
+        d=B0.shape[-2],
+        k=B_star.shape[1],
+        k_width=B0.shape[-1],
+    )
+    return OverparamTrajectory(
+        points, perp, sv, top, hnorm, gerr, stopped_at, B, L, params
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # Figures of the interactive panels (chapters 05 and 06)
 # ----------------------------------------------------------------------------------------------------
+
 
 def width_penalty_representation(B_star, head_cov, m_in, alpha, extra, rho, sigma=0.0):
     """FO-ANIL's limit plus ``extra`` leftover columns: ``[B_* (Gamma*/alpha)^{1/2}, rho U / sqrt(alpha)]``.
@@ -1054,18 +1229,26 @@ def width_penalty_representation(B_star, head_cov, m_in, alpha, extra, rho, sigm
     head_cov = _check_head_cov(head_cov, k)
     alpha = check_positive_float("alpha", alpha)
     rho = check_nonnegative_float("rho", rho)
-    if not isinstance(extra, numbers.Integral) or isinstance(extra, bool) or not 0 <= extra <= d - k:
-        raise ValueError(f"extra must be an integer in [0, d - k] = [0, {d - k}], got {extra!r}")
+    if (
+        not isinstance(extra, numbers.Integral)
+        or isinstance(extra, bool)
+        or not 0 <= extra <= d - k
+    ):
+        raise ValueError(
+            f"extra must be an integer in [0, d - k] = [0, {d - k}], got {extra!r}"
+        )
     gram = fixed_point_gram(alpha, head_cov, m_in, sigma)
     vals, vecs = np.linalg.eigh(gram)
     B_par = B_star @ (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
     complete = np.linalg.qr(np.hstack([B_star, np.eye(d)]))[0]
-    U = complete[:, k:k + extra]
+    U = complete[:, k : k + extra]
     U = U - B_star @ (B_star.T @ U)
     return np.hstack([B_par, rho * U / np.sqrt(alpha)])
 
 
-def plot_width_penalty(B_star, head_cov, alpha, m_in, extra=5, rho=1.0, sigma=2.0, m_max=200):
+def plot_width_penalty(
+    B_star, head_cov, alpha, m_in, extra=5, rho=1.0, sigma=2.0, m_max=200
+):
     """One-step excess risk versus the new task's sample size, with and without leftover width (chapter 05).
 
     Returns
@@ -1076,31 +1259,70 @@ def plot_width_penalty(B_star, head_cov, alpha, m_in, extra=5, rho=1.0, sigma=2.
 
     taus = np.unique(np.geomspace(2, m_max, 40).astype(int))
     narrow = width_penalty_representation(B_star, head_cov, m_in, alpha, 0, 0.0, sigma)
-    wide = width_penalty_representation(B_star, head_cov, m_in, alpha, extra, rho, sigma)
+    wide = width_penalty_representation(
+        B_star, head_cov, m_in, alpha, extra, rho, sigma
+    )
     trace = np.trace(_check_head_cov(head_cov)) + sigma**2
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    ax.loglog(taus, one_step_excess_risk(narrow, alpha, B_star, head_cov, taus, sigma), "C0-", lw=2,
-              label=r"FO-ANIL's limit, width $k$, step $\alpha$")
-    ax.loglog(taus, one_step_excess_risk(wide, alpha, B_star, head_cov, taus, sigma), "C3-", lw=2,
-              label=rf"plus {extra} leftover columns, step $\alpha$")
+    ax.loglog(
+        taus,
+        one_step_excess_risk(narrow, alpha, B_star, head_cov, taus, sigma),
+        "C0-",
+        lw=2,
+        label=r"FO-ANIL's limit, width $k$, step $\alpha$",
+    )
+    ax.loglog(
+        taus,
+        one_step_excess_risk(wide, alpha, B_star, head_cov, taus, sigma),
+        "C3-",
+        lw=2,
+        label=rf"plus {extra} leftover columns, step $\alpha$",
+    )
     best = best_one_step_size(wide, B_star, head_cov, taus, sigma)
-    ax.loglog(taus, one_step_excess_risk(wide, best, B_star, head_cov, taus, sigma), "C3--", lw=1.2,
-              label=r"the same, best step for each $\tau$")
-    ax.loglog(taus, oracle_one_step_risk(head_cov, taus, sigma), "k:", lw=1.2, label=r"oracle $B_*\Gamma^*B_*^\top$")
+    ax.loglog(
+        taus,
+        one_step_excess_risk(wide, best, B_star, head_cov, taus, sigma),
+        "C3--",
+        lw=1.2,
+        label=r"the same, best step for each $\tau$",
+    )
+    ax.loglog(
+        taus,
+        oracle_one_step_risk(head_cov, taus, sigma),
+        "k:",
+        lw=1.2,
+        label=r"oracle $B_*\Gamma^*B_*^\top$",
+    )
     ax.axvline(m_in, color="0.6", lw=0.8)
     ax.set_xlabel(r"samples of the new task $\tau$")
     ax.set_ylabel("one-step excess risk $R$")
     ax.set_ylim(top=3 * float(np.trace(head_cov)))
-    at_m = float(one_step_excess_risk(wide, alpha, B_star, head_cov, m_in, sigma)
-                 - one_step_excess_risk(narrow, alpha, B_star, head_cov, m_in, sigma))
-    ax.set_title(f"penalty at tau = m_in = {m_in}: {at_m:.3g} (predicted {trace * extra * rho**4 / m_in:.3g})",
-                 fontsize=10)
+    at_m = float(
+        one_step_excess_risk(wide, alpha, B_star, head_cov, m_in, sigma)
+        - one_step_excess_risk(narrow, alpha, B_star, head_cov, m_in, sigma)
+    )
+    ax.set_title(
+        f"penalty at tau = m_in = {m_in}: {at_m:.3g} (predicted {trace * extra * rho**4 / m_in:.3g})",
+        fontsize=10,
+    )
     ax.legend(fontsize=8, loc="lower left")
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.14, top=0.9)   # tight_layout is slow
+    fig.subplots_adjust(
+        left=0.13, right=0.97, bottom=0.14, top=0.9
+    )  # tight_layout is slow
     return fig
 
 
-def plot_unlearning(B_star, head_cov, sigma, k_width=10, m_in=20, alpha=0.1, beta=0.1, iterations=5000, seed=0):
+def plot_unlearning(
+    B_star,
+    head_cov,
+    sigma,
+    k_width=10,
+    m_in=20,
+    alpha=0.1,
+    beta=0.1,
+    iterations=5000,
+    seed=0,
+):
     """FO-ANIL versus the multi-task learner from the same start: ``||B_perp||_F`` and singular values (chapter 06).
 
     Starts both learners from ``initial_representation(B_star, alpha, default_rng(seed), k_width=k_width)``
@@ -1114,42 +1336,66 @@ def plot_unlearning(B_star, head_cov, sigma, k_width=10, m_in=20, alpha=0.1, bet
     """
     import matplotlib.pyplot as plt
 
-    from .linrep import initial_representation
+    from ..linrep import initial_representation
 
     B_star = as_array("B_star", B_star, ndim=2)
     k = B_star.shape[1]
     k_width = check_positive_int("k_width", k_width)
     if k_width < k:
         raise ValueError(f"k_width must be at least k = {k}, got {k_width}")
-    B0 = initial_representation(B_star, alpha, np.random.default_rng(seed), k_width=k_width)
+    B0 = initial_representation(
+        B_star, alpha, np.random.default_rng(seed), k_width=k_width
+    )
     record = np.unique(np.geomspace(1, iterations, 80).astype(int))
-    fo = train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, iterations, sigma, record=record)
+    fo = train_expected_fo_anil(
+        B0, alpha, beta, B_star, head_cov, m_in, iterations, sigma, record=record
+    )
     mtl = train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=record)
     t = fo.iterations[1:]
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.8))
     ax0.loglog(t, fo.perp_norm[1:], "C0-", lw=2, label=f"FO-ANIL, m_in = {m_in}")
     ax0.loglog(t, mtl.perp_norm[1:], "C1-", lw=2, label="multi-task learner")
     if k_width > k:
-        ax0.axhline(np.sqrt((k_width - k) / alpha), color="0.5", ls=":", lw=1, label="frozen-kernel floor")
+        ax0.axhline(
+            np.sqrt((k_width - k) / alpha),
+            color="0.5",
+            ls=":",
+            lw=1,
+            label="frozen-kernel floor",
+        )
         if m_in != math.inf:
             s = (np.trace(head_cov) + sigma**2) / m_in
-            ax0.loglog(t, np.sqrt(k_width - k) * (2 * alpha**2 * beta * s * t) ** -0.5, "k--", lw=1,
-                       label=r"law $\sqrt{k'-k}\,(2\alpha^2\beta s t)^{-1/2}$")
+            ax0.loglog(
+                t,
+                np.sqrt(k_width - k) * (2 * alpha**2 * beta * s * t) ** -0.5,
+                "k--",
+                lw=1,
+                label=r"law $\sqrt{k'-k}\,(2\alpha^2\beta s t)^{-1/2}$",
+            )
     ax0.set_ylim(max(1e-3, 0.3 * np.nanmin(fo.perp_norm)), 2 * fo.perp_norm[0])
     ax0.set_xlabel("iteration $t$")
     ax0.set_ylabel(r"$\|B_\perp\|_F$")
     ratio_fo = fo.perp_norm[0] / fo.perp_norm[-1]
     ratio_mtl = mtl.perp_norm[0] / mtl.perp_norm[-1]
-    ax0.set_title(f"start / end: FO-ANIL {ratio_fo:.3g}, multi-task {ratio_mtl:.3g}", fontsize=10)
+    ax0.set_title(
+        f"start / end: FO-ANIL {ratio_fo:.3g}, multi-task {ratio_mtl:.3g}", fontsize=10
+    )
     ax0.legend(fontsize=8, loc="lower left")
     ax1.loglog(t, fo.singular_values[1:, :k], "C0-", lw=1.5)
     if k_width > k:
         ax1.loglog(t, fo.singular_values[1:, k:], "C3-", lw=1.5)
-    for value in np.sqrt(np.linalg.eigvalsh(fixed_point_gram(alpha, head_cov, m_in, sigma))):
+    for value in np.sqrt(
+        np.linalg.eigvalsh(fixed_point_gram(alpha, head_cov, m_in, sigma))
+    ):
         ax1.axhline(value, color="0.5", ls=":", lw=1)
     ax1.set_xlabel("iteration $t$")
     ax1.set_ylabel(r"singular values of $B_t$ (FO-ANIL)")
-    ax1.set_title(rf"top {k} (blue) settle at $\sqrt{{\mathrm{{eig}}\,\Lambda_{{\lim}}}}$; the other "
-                  f"{k_width - k} (red) decay", fontsize=10)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.28)   # tight_layout is slow
+    ax1.set_title(
+        rf"top {k} (blue) settle at $\sqrt{{\mathrm{{eig}}\,\Lambda_{{\lim}}}}$; the other "
+        f"{k_width - k} (red) decay",
+        fontsize=10,
+    )
+    fig.subplots_adjust(
+        left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.28
+    )  # tight_layout is slow
     return fig, fo, mtl

@@ -1,11 +1,18 @@
 """metalib.linrep: every meta-gradient against finite differences of the objective it follows,
 the data model, the training loop and its divergence guard, and bad input."""
+
 import warnings
 
 import numpy as np
 import pytest
 
-from metalib import linrep, numerical_gradient, random_orthonormal, relative_error, subspace_distance
+from metalib import (
+    linrep,
+    numerical_gradient,
+    random_orthonormal,
+    relative_error,
+    subspace_distance,
+)
 
 EXACT = ("exact_anil", "exact_maml", "avg_loss")
 FIRST_ORDER = ("fo_anil", "fo_maml")
@@ -28,19 +35,27 @@ def problem(rng):
 @pytest.fixture
 def batches(rng, problem):
     n, d = problem["heads"].shape[0], problem["B"].shape[0]
-    return dict(X_in=rng.standard_normal((n, 5, d)), y_in=rng.standard_normal((n, 5)),
-                X_out=rng.standard_normal((n, 6, d)), y_out=rng.standard_normal((n, 6)))
+    return dict(
+        X_in=rng.standard_normal((n, 5, d)),
+        y_in=rng.standard_normal((n, 5)),
+        X_out=rng.standard_normal((n, 6, d)),
+        y_out=rng.standard_normal((n, 6)),
+    )
 
 
 def fd_gradients(loss, B, w):
-    return numerical_gradient(lambda Bv: loss(Bv, w), B), numerical_gradient(lambda wv: loss(B, wv), w)
+    return numerical_gradient(lambda Bv: loss(Bv, w), B), numerical_gradient(
+        lambda wv: loss(B, wv), w
+    )
 
 
 @pytest.mark.parametrize("method", EXACT)
 def test_population_gradient_matches_finite_differences(method, problem):
     p = problem
     grad_B, grad_w = linrep.population_meta_gradient(method, **p)
-    loss = lambda B, w: linrep.population_meta_loss(method, B, w, p["B_star"], p["heads"], p["alpha"])
+    loss = lambda B, w: linrep.population_meta_loss(
+        method, B, w, p["B_star"], p["heads"], p["alpha"]
+    )
     fd_B, fd_w = fd_gradients(loss, p["B"], p["w"])
     assert relative_error(grad_B, fd_B) < TOL
     assert relative_error(grad_w, fd_w) < TOL
@@ -49,8 +64,12 @@ def test_population_gradient_matches_finite_differences(method, problem):
 @pytest.mark.parametrize("method", EXACT)
 def test_sample_gradient_matches_finite_differences(method, problem, batches):
     p = problem
-    grad_B, grad_w = linrep.sample_meta_gradient(method, p["B"], p["w"], **batches, alpha=p["alpha"])
-    loss = lambda B, w: linrep.sample_meta_loss(method, B, w, **batches, alpha=p["alpha"])
+    grad_B, grad_w = linrep.sample_meta_gradient(
+        method, p["B"], p["w"], **batches, alpha=p["alpha"]
+    )
+    loss = lambda B, w: linrep.sample_meta_loss(
+        method, B, w, **batches, alpha=p["alpha"]
+    )
     fd_B, fd_w = fd_gradients(loss, p["B"], p["w"])
     assert relative_error(grad_B, fd_B) < TOL
     assert relative_error(grad_w, fd_w) < TOL
@@ -82,7 +101,9 @@ def test_population_is_the_limit_of_large_samples(rng, problem):
     X_out, y_out = linrep.sample_task_data(rng, p["B_star"], p["heads"], 40000)
     for method in linrep.METHODS:
         pop = linrep.population_meta_gradient(method, **p)[0]
-        smp = linrep.sample_meta_gradient(method, p["B"], p["w"], X_in, y_in, X_out, y_out, p["alpha"])[0]
+        smp = linrep.sample_meta_gradient(
+            method, p["B"], p["w"], X_in, y_in, X_out, y_out, p["alpha"]
+        )[0]
         assert relative_error(smp, pop) < 0.05, method
 
 
@@ -91,9 +112,13 @@ def test_batched_gradient_equals_stacked_single(rng, problem):
     B = np.stack([p["B"], 2 * p["B"]])
     w = np.stack([p["w"], -p["w"]])
     for method in linrep.METHODS:
-        gB, gw = linrep.population_meta_gradient(method, B, w, p["B_star"], p["heads"], p["alpha"])
+        gB, gw = linrep.population_meta_gradient(
+            method, B, w, p["B_star"], p["heads"], p["alpha"]
+        )
         for i in range(2):
-            gB1, gw1 = linrep.population_meta_gradient(method, B[i], w[i], p["B_star"], p["heads"], p["alpha"])
+            gB1, gw1 = linrep.population_meta_gradient(
+                method, B[i], w[i], p["B_star"], p["heads"], p["alpha"]
+            )
             np.testing.assert_allclose(gB[i], gB1, atol=1e-13)
             np.testing.assert_allclose(gw[i], gw1, atol=1e-13)
 
@@ -113,13 +138,18 @@ def test_anil_mechanism_at_zero_head(rng):
     B_star = random_orthonormal(d, k, rng)
     B = random_orthonormal(d, k, rng) / np.sqrt(alpha)
     heads = rng.standard_normal((n, k))
-    grad_B, _ = linrep.population_meta_gradient("fo_anil", B, np.zeros(k), B_star, heads, alpha)
+    grad_B, _ = linrep.population_meta_gradient(
+        "fo_anil", B, np.zeros(k), B_star, heads, alpha
+    )
     Lam = heads.T @ heads / n
     P_B = alpha * B @ B.T
-    np.testing.assert_allclose(-grad_B, alpha * (np.eye(d) - P_B) @ B_star @ Lam @ B_star.T @ B, atol=1e-12)
+    np.testing.assert_allclose(
+        -grad_B, alpha * (np.eye(d) - P_B) @ B_star @ Lam @ B_star.T @ B, atol=1e-12
+    )
 
 
 # --- data model -------------------------------------------------------------------------------------
+
 
 def test_heads_have_the_prescribed_covariance(rng):
     scales = linrep.head_scales(3, mu=0.3)
@@ -134,7 +164,9 @@ def test_task_data_follow_the_model(rng):
     heads = rng.standard_normal((3, 2))
     X, y = linrep.sample_task_data(rng, B_star, heads, 50)
     assert X.shape == (3, 50, 6) and y.shape == (3, 50)
-    np.testing.assert_allclose(y, np.einsum("nmd,dk,nk->nm", X, B_star, heads), atol=1e-12)
+    np.testing.assert_allclose(
+        y, np.einsum("nmd,dk,nk->nm", X, B_star, heads), atol=1e-12
+    )
     _, y_noisy = linrep.sample_task_data(rng, B_star, heads, 50, sigma=0.5)
     assert not np.allclose(y_noisy, np.einsum("nmd,dk,nk->nm", X, B_star, heads))
 
@@ -144,11 +176,15 @@ def test_initial_representation_at_prescribed_distance(rng, dist0):
     B_star = random_orthonormal(12, 3, rng, size=4)
     B0 = linrep.initial_representation(B_star, 0.2, rng, dist0=dist0)
     np.testing.assert_allclose(subspace_distance(B0, B_star), dist0, atol=1e-12)
-    np.testing.assert_allclose(0.2 * np.swapaxes(B0, -1, -2) @ B0, np.broadcast_to(np.eye(3), (4, 3, 3)),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        0.2 * np.swapaxes(B0, -1, -2) @ B0,
+        np.broadcast_to(np.eye(3), (4, 3, 3)),
+        atol=1e-12,
+    )
 
 
 # --- training ---------------------------------------------------------------------------------------
+
 
 def small_run(rng, methods=linrep.METHODS, **kw):
     trials, d, k = 3, 12, 2
@@ -181,8 +217,12 @@ def test_training_is_deterministic_given_the_seed():
 def test_methods_see_the_same_tasks(rng):
     """Running one method alone or among others gives the same trajectory: tasks are shared, not re-drawn."""
     alone = small_run(np.random.default_rng(9), methods=("fo_anil",), iterations=40)
-    together = small_run(np.random.default_rng(9), methods=("exact_maml", "fo_anil"), iterations=40)
-    np.testing.assert_allclose(alone.series("fo_anil"), together.series("fo_anil"), atol=1e-14)
+    together = small_run(
+        np.random.default_rng(9), methods=("exact_maml", "fo_anil"), iterations=40
+    )
+    np.testing.assert_allclose(
+        alone.series("fo_anil"), together.series("fo_anil"), atol=1e-14
+    )
 
 
 def test_frozen_head_stays_put(rng):
@@ -191,8 +231,15 @@ def test_frozen_head_stays_put(rng):
 
 
 def test_finite_samples_run_and_record_every(rng):
-    traj = small_run(rng, methods=("fo_anil", "avg_loss"), iterations=100, m_in=10, m_out=10, sigma=0.1,
-                     record_every=25)
+    traj = small_run(
+        rng,
+        methods=("fo_anil", "avg_loss"),
+        iterations=100,
+        m_in=10,
+        m_out=10,
+        sigma=0.1,
+        record_every=25,
+    )
     np.testing.assert_array_equal(traj.iterations, [0, 25, 50, 75, 100])
     assert np.all(np.isfinite(traj.dist))
 
@@ -206,12 +253,16 @@ def test_divergence_is_stopped_and_blames_beta(rng):
         col = np.searchsorted(traj.iterations, stop)
         assert np.all(np.isfinite(traj.dist[0, trial, :col]))
         assert np.all(np.isnan(traj.dist[0, trial, col:]))
-    assert np.all(np.isfinite(traj.B)), "the stored final iterate must be the last finite one"
+    assert np.all(np.isfinite(traj.B)), (
+        "the stored final iterate must be the last finite one"
+    )
 
 
 def test_divergence_from_a_badly_scaled_start_blames_alpha(rng):
     B_star = random_orthonormal(12, 2, rng, size=3)
-    B0 = linrep.initial_representation(B_star, 0.2, rng, dist0=0.8) * 4.0     # alpha ||B0||^2 = 16
+    B0 = (
+        linrep.initial_representation(B_star, 0.2, rng, dist0=0.8) * 4.0
+    )  # alpha ||B0||^2 = 16
     with pytest.warns(linrep.DivergenceWarning, match="lower alpha"):
         linrep.train(("exact_anil",), B_star, B0, 0.2, 0.2, 200, rng, n=4)
 
@@ -224,6 +275,7 @@ def test_no_warning_when_nothing_diverges(rng):
 
 # --- bad input ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -234,7 +286,15 @@ def test_no_warning_when_nothing_diverges(rng):
         (dict(heads=np.ones((4, 2))), "heads"),
         (dict(alpha=0.0), "alpha must be a positive"),
         (dict(alpha=-1.0), "alpha must be a positive"),
-        (dict(B=np.ones((2, 3)), w=np.ones(3), B_star=np.ones((2, 3)), heads=np.ones((4, 3))), "more columns"),
+        (
+            dict(
+                B=np.ones((2, 3)),
+                w=np.ones(3),
+                B_star=np.ones((2, 3)),
+                heads=np.ones((4, 3)),
+            ),
+            "more columns",
+        ),
         (dict(B=np.full((7, 3), np.nan)), "B contains NaN"),
     ],
 )

@@ -1,4 +1,5 @@
 """The finite-difference referee itself must be right, or every gradient test is void."""
+
 import numpy as np
 import pytest
 

@@ -9,6 +9,7 @@ A full-page screenshot of each page is saved to ``_build/screenshots/``.
 The test fails, rather than skips, when the book is not built or Chromium is missing: `make test` installs
 Chromium (Debian package) before running it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,10 +20,9 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
-
 from browser import Browser, find_chromium
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 
@@ -44,11 +44,16 @@ INSPECT_PAGE = r"""
   };
 })()
 """
-RAW_TEX = [re.compile(p) for p in (r"\$\$", r"\\begin\{", r"\\\(", r"\\\[", r"(?<![\w\\])\$[^$\n]{1,200}\$")]
+RAW_TEX = [
+    re.compile(p)
+    for p in (r"\$\$", r"\\begin\{", r"\\\(", r"\\\[", r"(?<![\w\\])\$[^$\n]{1,200}\$")
+]
 
 
 def toc_pages():
-    docs = re.findall(r"(?:root|file):\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    docs = re.findall(
+        r"(?:root|file):\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    )
     return [f"{doc}.html" for doc in docs]
 
 
@@ -65,18 +70,22 @@ def unresolved_links(page_url, links, html_root=HTML):
         url, fragment = urldefrag(link)
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or parsed.netloc != base.netloc:
-            continue                                   # outside hosts, mailto:, javascript: are not ours
+            continue  # outside hosts, mailto:, javascript: are not ours
         target = html_root / unquote(parsed.path).lstrip("/")
         if target.is_dir():
             target = target / "index.html"
         if not target.is_file():
             bad.append(f"{link} (no such file)")
-        elif fragment and target.suffix == ".html" and not _has_anchor(target, unquote(fragment)):
+        elif (
+            fragment
+            and target.suffix == ".html"
+            and not _has_anchor(target, unquote(fragment))
+        ):
             bad.append(f"{link} (no anchor #{fragment})")
     return bad
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _anchors(path):
     return set(re.findall(r'\b(?:id|name)="([^"]+)"', path.read_text(encoding="utf-8")))
 
@@ -92,7 +101,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    assert (HTML / "index.html").is_file(), "the book is not built: run `make book` first"
+    assert (HTML / "index.html").is_file(), (
+        "the book is not built: run `make book` first"
+    )
     handler = functools.partial(_QuietHandler, directory=str(HTML))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -103,7 +114,9 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    assert find_chromium(), "chromium is not installed: `make test` installs it (apt-get install chromium)"
+    assert find_chromium(), (
+        "chromium is not installed: `make test` installs it (apt-get install chromium)"
+    )
     SHOTS.mkdir(parents=True, exist_ok=True)
     with Browser() as b:
         yield b
@@ -113,8 +126,14 @@ def browser():
 def blocked_log():
     seen = {}
     yield seen
-    lines = [f"{page}: {url}" for page, urls in sorted(seen.items()) for url in sorted(set(urls))]
-    (SHOTS / "blocked-outside-requests.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines = [
+        f"{page}: {url}"
+        for page, urls in sorted(seen.items())
+        for url in sorted(set(urls))
+    ]
+    (SHOTS / "blocked-outside-requests.txt").write_text(
+        "\n".join(lines) + "\n", encoding="utf-8"
+    )
 
 
 def inspect(browser, url):
@@ -131,7 +150,9 @@ def test_page_in_browser(page, server, browser, blocked_log):
     if report.errors:
         problems.append(f"console errors: {report.errors}")
     if found["untypeset"]:
-        problems.append(f"{len(found['untypeset'])} of {found['math']} formulas not typeset: {found['untypeset'][:3]}")
+        problems.append(
+            f"{len(found['untypeset'])} of {found['math']} formulas not typeset: {found['untypeset'][:3]}"
+        )
     if raw := raw_tex(found["text"]):
         problems.append(f"raw TeX visible: {raw[:5]}")
     if found["broken_images"]:
@@ -161,8 +182,12 @@ BROKEN_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
 
 
 def test_raw_tex_detector():
-    assert raw_tex("display $$x^2$$ left raw") and raw_tex(r"an environment \begin{align} left raw")
-    assert raw_tex(r"inline $\alpha$ left raw") and raw_tex(r"delimiters \(y\) left raw")
+    assert raw_tex("display $$x^2$$ left raw") and raw_tex(
+        r"an environment \begin{align} left raw"
+    )
+    assert raw_tex(r"inline $\alpha$ left raw") and raw_tex(
+        r"delimiters \(y\) left raw"
+    )
     assert not raw_tex("prose that costs nothing, with no formula at all")
 
 
@@ -173,7 +198,9 @@ def test_checks_catch_a_broken_page(tmp_path, browser):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        report, found = inspect(browser, f"http://127.0.0.1:{httpd.server_address[1]}/broken.html")
+        report, found = inspect(
+            browser, f"http://127.0.0.1:{httpd.server_address[1]}/broken.html"
+        )
     finally:
         httpd.shutdown()
     assert any("deliberate error" in e for e in report.errors)

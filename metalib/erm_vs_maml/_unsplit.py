@@ -24,6 +24,7 @@ case of zero spreads (:func:`empirical_mixture`).
 Shapes: ``J`` clusters, ``d`` dimension, ``n`` tasks, ``M`` initializations or methods, ``trials``
 independent runs. Leading batch dimensions come first and broadcast.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -32,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .linrep import DivergenceWarning
-from .validation import (
+from ..linrep import DivergenceWarning
+from ..validation import (
     as_array,
     check_choice,
     check_nonnegative_float,
@@ -90,9 +91,12 @@ BLOWUP_FACTOR = 1e6
 # Validation helpers for this module
 # ----------------------------------------------------------------------------------------------------
 
+
 def _check_tau(name, tau):
     """A sample size: a positive integer, or ``numpy.inf`` / ``None`` for the population gradient."""
-    if tau is None or (isinstance(tau, numbers.Real) and not isinstance(tau, bool) and tau == np.inf):
+    if tau is None or (
+        isinstance(tau, numbers.Real) and not isinstance(tau, bool) and tau == np.inf
+    ):
         return np.inf
     return float(check_positive_int(name, tau))
 
@@ -103,7 +107,9 @@ def _check_tau_array(name, tau):
         return np.inf
     arr = np.asarray(tau, dtype=float)
     if arr.size == 0 or np.any(np.isnan(arr)) or np.any(arr <= 0):
-        raise ValueError(f"{name} must be positive (numpy.inf for the population gradient), got {tau!r}")
+        raise ValueError(
+            f"{name} must be positive (numpy.inf for the population gradient), got {tau!r}"
+        )
     return arr if arr.ndim else float(arr)
 
 
@@ -123,15 +129,21 @@ def _nonnegative_array(name, value):
 
 def _check_square_symmetric(name, arr, positive):
     if arr.shape[-1] != arr.shape[-2]:
-        raise ValueError(f"{name} must be square in its last two dimensions, got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be square in its last two dimensions, got shape {arr.shape}"
+        )
     scale = max(1.0, float(np.max(np.abs(arr))))
     if np.max(np.abs(arr - np.swapaxes(arr, -1, -2))) > 1e-10 * scale:
         raise ValueError(f"{name} must be symmetric")
     eig_min = np.linalg.eigvalsh(arr)[..., 0]
     if positive and np.any(eig_min <= 0):
-        raise ValueError(f"{name} must be positive definite (smallest eigenvalue {eig_min.min():.3g})")
+        raise ValueError(
+            f"{name} must be positive definite (smallest eigenvalue {eig_min.min():.3g})"
+        )
     if not positive and np.any(eig_min < -1e-10 * scale):
-        raise ValueError(f"{name} must be positive semi-definite (smallest eigenvalue {eig_min.min():.3g})")
+        raise ValueError(
+            f"{name} must be positive semi-definite (smallest eigenvalue {eig_min.min():.3g})"
+        )
 
 
 def _swap(A):
@@ -147,6 +159,7 @@ def _psd_factor(C):
 # ----------------------------------------------------------------------------------------------------
 # Task distributions
 # ----------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TaskMixture:
@@ -208,13 +221,17 @@ def task_mixture(Sigma, centers, weights, spread_cov=None):
     check_same("d", "Sigma", Sigma.shape[-1], "centers", d)
     _check_square_symmetric("Sigma", Sigma, positive=True)
     if np.any(weights < 0) or abs(weights.sum() - 1) > 1e-10:
-        raise ValueError(f"weights must be non-negative and sum to 1, got sum {weights.sum():.12g}")
+        raise ValueError(
+            f"weights must be non-negative and sum to 1, got sum {weights.sum():.12g}"
+        )
     if spread_cov is None:
         spread_cov = np.zeros_like(Sigma)
     else:
         spread_cov = as_array("spread_cov", spread_cov, ndim=3)
         if spread_cov.shape != Sigma.shape:
-            raise ValueError(f"spread_cov must have the shape of Sigma {Sigma.shape}, got {spread_cov.shape}")
+            raise ValueError(
+                f"spread_cov must have the shape of Sigma {Sigma.shape}, got {spread_cov.shape}"
+            )
         _check_square_symmetric("spread_cov", spread_cov, positive=False)
     return TaskMixture(Sigma, centers, spread_cov, weights)
 
@@ -267,11 +284,16 @@ def two_cluster_mixture(d, rho_H, rho_E, p_H, R_H, R_E, D, basis=None):
         Cluster 0 is the hard cluster, cluster 1 the easy one.
     """
     d = check_positive_int("d", d)
-    rho_H, rho_E = check_positive_float("rho_H", rho_H), check_positive_float("rho_E", rho_E)
+    rho_H, rho_E = (
+        check_positive_float("rho_H", rho_H),
+        check_positive_float("rho_E", rho_E),
+    )
     p_H = check_positive_float("p_H", p_H)
     if p_H >= 1:
         raise ValueError(f"p_H must lie in (0, 1), got {p_H}")
-    R_H, R_E, D = (check_nonnegative_float(n, v) for n, v in (("R_H", R_H), ("R_E", R_E), ("D", D)))
+    R_H, R_E, D = (
+        check_nonnegative_float(n, v) for n, v in (("R_H", R_H), ("R_E", R_E), ("D", D))
+    )
     if basis is None:
         basis = np.eye(d)
     basis = as_array("basis", basis, ndim=2)
@@ -291,13 +313,16 @@ def two_cluster_mixture(d, rho_H, rho_E, p_H, R_H, R_E, D, basis=None):
 
 def _check_mixture(mixture):
     if not isinstance(mixture, TaskMixture):
-        raise TypeError(f"mixture must be a TaskMixture (see task_mixture), got {type(mixture).__name__}")
+        raise TypeError(
+            f"mixture must be a TaskMixture (see task_mixture), got {type(mixture).__name__}"
+        )
     return mixture
 
 
 # ----------------------------------------------------------------------------------------------------
 # Closed forms for a general mixture
 # ----------------------------------------------------------------------------------------------------
+
 
 def adaptation_matrix(Sigma, alpha, N=1, tau=None):
     """The matrix ``A`` of the post-adaptation loss of one task, ``E L(theta_N) = 1/2 e^T A e + const``.
@@ -329,7 +354,9 @@ def adaptation_matrix(Sigma, alpha, N=1, tau=None):
     if N == 0:
         return Sigma.copy()
     if np.isfinite(tau) and N > 1:
-        raise ValueError("the closed form with finite tau is derived for N = 1 only; use simulate_adaptation")
+        raise ValueError(
+            "the closed form with finite tau is derived for N = 1 only; use simulate_adaptation"
+        )
     d = Sigma.shape[-1]
     P = np.linalg.matrix_power(np.eye(d) - alpha * Sigma, N)
     A = P @ Sigma @ P
@@ -367,7 +394,9 @@ def noise_floor(Sigma, alpha, sigma, N=1, tau=None):
     if N == 0 or not np.isfinite(tau):
         return np.zeros(Sigma.shape[:-2])
     if N > 1:
-        raise ValueError("the closed form with finite tau is derived for N = 1 only; use simulate_adaptation")
+        raise ValueError(
+            "the closed form with finite tau is derived for N = 1 only; use simulate_adaptation"
+        )
     return alpha**2 * sigma**2 * np.trace(Sigma @ Sigma, axis1=-2, axis2=-1) / (2 * tau)
 
 
@@ -376,8 +405,10 @@ def _weighted_minimizer(A, mixture):
     A_bar = np.einsum("j,jde->de", mixture.weights, A)
     eig = np.linalg.eigvalsh(A_bar)
     if eig[0] <= 1e-14 * max(eig[-1], 1e-300):
-        raise ValueError("the objective is flat in some direction (every task is solved exactly by the inner "
-                         "steps there), so its minimizer is not unique; change alpha or the curvatures")
+        raise ValueError(
+            "the objective is flat in some direction (every task is solved exactly by the inner "
+            "steps there), so its minimizer is not unique; change alpha or the curvatures"
+        )
     b = np.einsum("j,jde,je->d", mixture.weights, A, mixture.centers)
     return np.linalg.solve(A_bar, b)
 
@@ -445,7 +476,7 @@ def post_adaptation_loss(theta, mixture, alpha, N=1, tau=None, sigma=0.0):
     theta = as_array("theta", theta, min_ndim=1)
     check_same("d", "theta", theta.shape[-1], "mixture", mixture.d)
     A = adaptation_matrix(mixture.Sigma, alpha, N, tau)
-    e = theta[..., None, :] - mixture.centers                               # (..., J, d)
+    e = theta[..., None, :] - mixture.centers  # (..., J, d)
     quad = np.einsum("...jd,jde,...je->...j", e, A, e)
     spread = np.einsum("jde,jed->j", A, mixture.spread_cov)
     noise = noise_floor(mixture.Sigma, alpha, sigma, N, tau)
@@ -487,7 +518,11 @@ def meta_hessian(method, mixture, alpha=None, N=1, tau=None):
     """
     check_choice("method", method, METHODS)
     mixture = _check_mixture(mixture)
-    A = mixture.Sigma if method == "erm" else adaptation_matrix(mixture.Sigma, alpha, N, tau)
+    A = (
+        mixture.Sigma
+        if method == "erm"
+        else adaptation_matrix(mixture.Sigma, alpha, N, tau)
+    )
     return np.einsum("j,jde->de", mixture.weights, A)
 
 
@@ -560,6 +595,7 @@ def compare_erm_maml(mixture, alpha, N=1, tau=None, tau_train="test", sigma=0.0)
 # The objectives computed by running the inner loop, their gradients, and gradient descent
 # ----------------------------------------------------------------------------------------------------
 
+
 def _check_method_args(method, theta, mixture, alpha, N):
     check_choice("method", method, METHODS)
     mixture = _check_mixture(mixture)
@@ -630,7 +666,9 @@ def meta_gradient(method, theta, mixture, alpha=None, N=1):
     theta, mixture, alpha, N = _check_method_args(method, theta, mixture, alpha, N)
     eN = _inner_loop(theta[..., None, :] - mixture.centers, mixture.Sigma, alpha, N)
     v = np.einsum("jde,...je->...jd", mixture.Sigma, eN)
-    v = _inner_loop(v, mixture.Sigma, alpha, N)                  # the Jacobian of a step is also I - alpha Sigma
+    v = _inner_loop(
+        v, mixture.Sigma, alpha, N
+    )  # the Jacobian of a step is also I - alpha Sigma
     return np.einsum("j,...jd->...d", mixture.weights, v)
 
 
@@ -644,7 +682,9 @@ class GDResult:
     converged: bool
 
 
-def fit_gradient_descent(method, mixture, beta, alpha=None, N=1, theta0=None, tol=1e-12, max_iter=100_000):
+def fit_gradient_descent(
+    method, mixture, beta, alpha=None, N=1, theta0=None, tol=1e-12, max_iter=100_000
+):
     """Plain gradient descent ``theta <- theta - beta * meta_gradient(theta)`` until ``||grad|| <= tol``.
 
     Parameters
@@ -675,18 +715,30 @@ def fit_gradient_descent(method, mixture, beta, alpha=None, N=1, theta0=None, to
     beta = check_positive_float("beta", beta)
     tol = check_positive_float("tol", tol)
     max_iter = check_positive_int("max_iter", max_iter)
-    theta = np.zeros(mixture.d) if theta0 is None else as_array("theta0", theta0, ndim=1).copy()
+    theta = (
+        np.zeros(mixture.d)
+        if theta0 is None
+        else as_array("theta0", theta0, ndim=1).copy()
+    )
     check_same("d", "theta0", theta.size, "mixture", mixture.d)
-    limit = BLOWUP_FACTOR * (1 + np.linalg.norm(theta) + np.abs(mixture.centers).max()
-                             + np.sqrt(np.abs(mixture.spread_cov).max()))
+    limit = BLOWUP_FACTOR * (
+        1
+        + np.linalg.norm(theta)
+        + np.abs(mixture.centers).max()
+        + np.sqrt(np.abs(mixture.spread_cov).max())
+    )
     grad = meta_gradient(method, theta, mixture, alpha, N)
     for it in range(1, max_iter + 1):
         with np.errstate(over="ignore", invalid="ignore"):
             new = theta - beta * grad
         if not np.all(np.isfinite(new)) or np.linalg.norm(new) > limit:
-            warnings.warn(f"gradient descent on the {LABELS[method]} objective blew up at iteration {it}; "
-                          f"stopped there. To fix it, lower beta (the outer step size, now {beta:g}) below "
-                          f"2 / lambda_max(meta_hessian).", DivergenceWarning, stacklevel=2)
+            warnings.warn(
+                f"gradient descent on the {LABELS[method]} objective blew up at iteration {it}; "
+                f"stopped there. To fix it, lower beta (the outer step size, now {beta:g}) below "
+                f"2 / lambda_max(meta_hessian).",
+                DivergenceWarning,
+                stacklevel=2,
+            )
             return GDResult(theta, it - 1, float(np.linalg.norm(grad)), False)
         theta = new
         grad = meta_gradient(method, theta, mixture, alpha, N)
@@ -699,6 +751,7 @@ def fit_gradient_descent(method, mixture, beta, alpha=None, N=1, theta0=None, to
 # ----------------------------------------------------------------------------------------------------
 # The two-cluster isotropic mixture: scalar closed forms, vectorized over parameter grids
 # ----------------------------------------------------------------------------------------------------
+
 
 def isotropic_weight(rho, alpha, d, N=1, tau=None):
     """Scalar weight ``a`` with ``A = a I`` for ``Sigma = rho I_d`` (eqs. `eq-iso-weight`, `eq-iso-weight-tau`).
@@ -730,9 +783,15 @@ def isotropic_weight(rho, alpha, d, N=1, tau=None):
     if N == 0:
         return rho * np.ones(np.broadcast(rho, alpha, tau).shape)
     if finite and N > 1:
-        raise ValueError("the closed form with finite tau is derived for N = 1 only; use simulate_adaptation")
-    variance = alpha**2 * rho**2 * (d + 1) / tau                        # 0 where tau = inf
-    return rho * ((1 - alpha * rho) ** 2 + variance) ** N if N == 1 else rho * (1 - alpha * rho) ** (2 * N)
+        raise ValueError(
+            "the closed form with finite tau is derived for N = 1 only; use simulate_adaptation"
+        )
+    variance = alpha**2 * rho**2 * (d + 1) / tau  # 0 where tau = inf
+    return (
+        rho * ((1 - alpha * rho) ** 2 + variance) ** N
+        if N == 1
+        else rho * (1 - alpha * rho) ** (2 * N)
+    )
 
 
 def isotropic_noise_floor(rho, alpha, d, sigma, N=1, tau=None):
@@ -759,7 +818,9 @@ def isotropic_noise_floor(rho, alpha, d, sigma, N=1, tau=None):
     if N == 0:
         return np.zeros(np.broadcast(rho, alpha, tau).shape)
     if np.any(np.isfinite(tau)) and N > 1:
-        raise ValueError("the closed form with finite tau is derived for N = 1 only; use simulate_adaptation")
+        raise ValueError(
+            "the closed form with finite tau is derived for N = 1 only; use simulate_adaptation"
+        )
     return alpha**2 * sigma**2 * d * rho**2 / (2 * tau)
 
 
@@ -788,7 +849,21 @@ class TwoCluster:
             return self.loss_erm / self.loss_maml
 
 
-def two_cluster(R_H, D, *, rho_H, rho_E, p_H, alpha, d, N=1, tau=None, tau_train="test", R_E=1.0, sigma=0.0):
+def two_cluster(
+    R_H,
+    D,
+    *,
+    rho_H,
+    rho_E,
+    p_H,
+    alpha,
+    d,
+    N=1,
+    tau=None,
+    tau_train="test",
+    R_E=1.0,
+    sigma=0.0,
+):
     """ERM and MAML on the isotropic two-cluster mixture, in closed form and broadcast over all array arguments.
 
     Both solutions lie on the segment between the centers, at ``omega = p_H w_H / (p_H w_H + p_E w_E)`` with
@@ -824,40 +899,76 @@ def two_cluster(R_H, D, *, rho_H, rho_E, p_H, alpha, d, N=1, tau=None, tau_train
     -------
     TwoCluster
     """
-    R_H, D, R_E = (_nonnegative_array(n, v) for n, v in (("R_H", R_H), ("D", D), ("R_E", R_E)))
+    R_H, D, R_E = (
+        _nonnegative_array(n, v) for n, v in (("R_H", R_H), ("D", D), ("R_E", R_E))
+    )
     p_H = np.asarray(p_H, dtype=float)
     if p_H.size == 0 or np.any(~((p_H > 0) & (p_H < 1))):
         raise ValueError(f"p_H must lie in (0, 1), got {p_H!r}")
     rho_H, rho_E = _positive_array("rho_H", rho_H), _positive_array("rho_E", rho_E)
     tau = _check_tau_array("tau", tau)
-    tau_train = tau if isinstance(tau_train, str) and tau_train == "test" else _check_tau_array("tau_train", tau_train)
+    tau_train = (
+        tau
+        if isinstance(tau_train, str) and tau_train == "test"
+        else _check_tau_array("tau_train", tau_train)
+    )
     p_E = 1 - p_H
-    a_H, a_E = isotropic_weight(rho_H, alpha, d, N, tau), isotropic_weight(rho_E, alpha, d, N, tau)
-    t_H, t_E = isotropic_weight(rho_H, alpha, d, N, tau_train), isotropic_weight(rho_E, alpha, d, N, tau_train)
+    a_H, a_E = (
+        isotropic_weight(rho_H, alpha, d, N, tau),
+        isotropic_weight(rho_E, alpha, d, N, tau),
+    )
+    t_H, t_E = (
+        isotropic_weight(rho_H, alpha, d, N, tau_train),
+        isotropic_weight(rho_E, alpha, d, N, tau_train),
+    )
     if np.any(p_H * t_H + p_E * t_E == 0):
-        raise ValueError("the MAML objective is flat (every task is solved exactly by the inner steps); "
-                         "change alpha or the curvatures")
-    noise = (p_H * isotropic_noise_floor(rho_H, alpha, d, sigma, N, tau)
-             + p_E * isotropic_noise_floor(rho_E, alpha, d, sigma, N, tau))
+        raise ValueError(
+            "the MAML objective is flat (every task is solved exactly by the inner steps); "
+            "change alpha or the curvatures"
+        )
+    noise = p_H * isotropic_noise_floor(
+        rho_H, alpha, d, sigma, N, tau
+    ) + p_E * isotropic_noise_floor(rho_E, alpha, d, sigma, N, tau)
     omega_erm = p_H * rho_H / (p_H * rho_H + p_E * rho_E)
     omega_maml = p_H * t_H / (p_H * t_H + p_E * t_E)
 
     def loss(omega):
-        return 0.5 * (p_H * a_H * ((1 - omega) ** 2 * D**2 + R_H**2) + p_E * a_E * (omega**2 * D**2 + R_E**2)) + noise
+        return (
+            0.5
+            * (
+                p_H * a_H * ((1 - omega) ** 2 * D**2 + R_H**2)
+                + p_E * a_E * (omega**2 * D**2 + R_E**2)
+            )
+            + noise
+        )
 
-    shape = np.broadcast(R_H, D, R_E, p_H, rho_H, rho_E, np.asarray(alpha), np.asarray(tau),
-                         np.asarray(tau_train)).shape
-    b = lambda x: np.broadcast_to(x, shape).copy()   # noqa: E731
-    return TwoCluster(b(omega_erm), b(omega_maml), b(loss(omega_erm)), b(loss(omega_maml)))
+    shape = np.broadcast(
+        R_H,
+        D,
+        R_E,
+        p_H,
+        rho_H,
+        rho_E,
+        np.asarray(alpha),
+        np.asarray(tau),
+        np.asarray(tau_train),
+    ).shape
+    b = lambda x: np.broadcast_to(x, shape).copy()  # noqa: E731
+    return TwoCluster(
+        b(omega_erm), b(omega_maml), b(loss(omega_erm)), b(loss(omega_maml))
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # Monte Carlo: tasks, samples, test-time adaptation
 # ----------------------------------------------------------------------------------------------------
 
+
 def _check_rng(rng):
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
+        )
     return rng
 
 
@@ -878,9 +989,13 @@ def sample_tasks(rng, mixture, n):
     """
     rng = _check_rng(rng)
     mixture = _check_mixture(mixture)
-    size = (check_positive_int("n", n),) if not isinstance(n, tuple) else tuple(check_positive_int("n", s) for s in n)
+    size = (
+        (check_positive_int("n", n),)
+        if not isinstance(n, tuple)
+        else tuple(check_positive_int("n", s) for s in n)
+    )
     cluster = rng.choice(mixture.J, size=size, p=mixture.weights)
-    factor = _psd_factor(mixture.spread_cov)[cluster]                          # (*size, d, d)
+    factor = _psd_factor(mixture.spread_cov)[cluster]  # (*size, d, d)
     xi = (factor @ rng.standard_normal((*size, mixture.d, 1)))[..., 0]
     return cluster, mixture.centers[cluster] + xi
 
@@ -957,11 +1072,24 @@ class AdaptationSample:
         """
         mu_a, mu_b = self.losses[a].mean(), self.losses[b].mean()
         r = mu_a / mu_b
-        se = np.std(self.losses[a] - r * self.losses[b], ddof=1) / (np.sqrt(self.n) * mu_b)
+        se = np.std(self.losses[a] - r * self.losses[b], ddof=1) / (
+            np.sqrt(self.n) * mu_b
+        )
         return float(r), float(se)
 
 
-def simulate_adaptation(rng, thetas, mixture, alpha, n_tasks, N=1, tau=None, sigma=0.0, basis=None, chunk=4096):
+def simulate_adaptation(
+    rng,
+    thetas,
+    mixture,
+    alpha,
+    n_tasks,
+    N=1,
+    tau=None,
+    sigma=0.0,
+    basis=None,
+    chunk=4096,
+):
     """Monte Carlo of test-time adaptation, vectorized over tasks: draw tasks, adapt, measure the excess loss.
 
     For each of ``n_tasks`` fresh tasks, every initialization in ``thetas`` takes ``N`` gradient steps of size
@@ -1014,22 +1142,30 @@ def simulate_adaptation(rng, thetas, mixture, alpha, n_tasks, N=1, tau=None, sig
         check_same("d", "basis", basis.shape[0], "mixture", d)
         k = basis.shape[1]
         if k > d or np.max(np.abs(basis.T @ basis - np.eye(k))) > 1e-10:
-            raise ValueError("basis must have orthonormal columns (shape (d, k), k <= d)")
+            raise ValueError(
+                "basis must have orthonormal columns (shape (d, k), k <= d)"
+            )
         P = basis @ basis.T
-    root = _psd_factor(mixture.Sigma)                                  # Sigma^{1/2}, (J, d, d)
+    root = _psd_factor(mixture.Sigma)  # Sigma^{1/2}, (J, d, d)
     losses, clusters = [], []
     for start in range(0, n_tasks, chunk):
         n = min(chunk, n_tasks - start)
         cluster, theta_star = sample_tasks(rng, mixture, n)
-        Sig, Rt = mixture.Sigma[cluster], root[cluster]                  # (n, d, d)
-        e = thetas[:, None, :] - theta_star                                # (M, n, d)
+        Sig, Rt = mixture.Sigma[cluster], root[cluster]  # (n, d, d)
+        e = thetas[:, None, :] - theta_star  # (M, n, d)
         if np.isfinite(tau):
-            S = sample_gram_factor(rng, int(tau), d, (n,))                # (n, d, r)
-            RS = Rt @ S                                                    # X^T X = RS RS^T, X^T z = RS g
-            noise = sigma * (RS @ rng.standard_normal((n, S.shape[-1], 1)))[..., 0] / tau
+            S = sample_gram_factor(rng, int(tau), d, (n,))  # (n, d, r)
+            RS = Rt @ S  # X^T X = RS RS^T, X^T z = RS g
+            noise = (
+                sigma * (RS @ rng.standard_normal((n, S.shape[-1], 1)))[..., 0] / tau
+            )
         for _ in range(N):
-            if np.isfinite(tau):                                           # Sigma_hat e - X^T z sigma / tau
-                grad = np.einsum("ndr,mnr->mnd", RS, np.einsum("ndr,mnd->mnr", RS, e)) / tau - noise
+            if np.isfinite(tau):  # Sigma_hat e - X^T z sigma / tau
+                grad = (
+                    np.einsum("ndr,mnr->mnd", RS, np.einsum("ndr,mnd->mnr", RS, e))
+                    / tau
+                    - noise
+                )
             else:
                 grad = np.einsum("nde,mne->mnd", Sig, e)
             if P is not None:
@@ -1043,6 +1179,7 @@ def simulate_adaptation(rng, thetas, mixture, alpha, n_tasks, N=1, tau=None, sig
 # ----------------------------------------------------------------------------------------------------
 # Meta-training by SGD on sampled tasks and samples
 # ----------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class SGDRun:
@@ -1077,15 +1214,32 @@ class SGDRun:
 
 
 def _sample_batches(rng, mixture, roots, trials, n, m, sigma, theta_star, cluster):
-    X = rng.standard_normal((trials, n, m, mixture.d)) @ roots[cluster]       # rows ~ N(0, Sigma_j)
+    X = (
+        rng.standard_normal((trials, n, m, mixture.d)) @ roots[cluster]
+    )  # rows ~ N(0, Sigma_j)
     y = (X @ theta_star[..., None])[..., 0]
     if sigma > 0:
         y = y + sigma * rng.standard_normal(y.shape)
     return X, y
 
 
-def train_sgd(rng, methods, mixture, alpha, beta, iterations, n, m_in, m_out, N=1, sigma=0.0, trials=1,
-              theta0=None, average_from=0.5, record_every=None):
+def train_sgd(
+    rng,
+    methods,
+    mixture,
+    alpha,
+    beta,
+    iterations,
+    n,
+    m_in,
+    m_out,
+    N=1,
+    sigma=0.0,
+    trials=1,
+    theta0=None,
+    average_from=0.5,
+    record_every=None,
+):
     """Meta-train ERM and MAML by SGD on freshly sampled tasks and samples, vectorized over trials and tasks.
 
     Each iteration draws ``n`` tasks per trial, an inner batch of ``m_in`` and an independent outer batch of
@@ -1139,7 +1293,10 @@ def train_sgd(rng, methods, mixture, alpha, beta, iterations, n, m_in, m_out, N=
     if not methods:
         raise ValueError("methods must name at least one method")
     mixture = _check_mixture(mixture)
-    alpha, beta = check_positive_float("alpha", alpha), check_positive_float("beta", beta)
+    alpha, beta = (
+        check_positive_float("alpha", alpha),
+        check_positive_float("beta", beta),
+    )
     T = check_positive_int("iterations", iterations)
     n, trials = check_positive_int("n", n), check_positive_int("trials", trials)
     m_in, m_out = check_positive_int("m_in", m_in), check_positive_int("m_out", m_out)
@@ -1148,7 +1305,11 @@ def train_sgd(rng, methods, mixture, alpha, beta, iterations, n, m_in, m_out, N=
     average_from = check_nonnegative_float("average_from", average_from)
     if average_from >= 1:
         raise ValueError(f"average_from must lie in [0, 1), got {average_from}")
-    record_every = max(1, T // 200) if record_every is None else check_positive_int("record_every", record_every)
+    record_every = (
+        max(1, T // 200)
+        if record_every is None
+        else check_positive_int("record_every", record_every)
+    )
     d = mixture.d
     theta0 = np.zeros(d) if theta0 is None else as_array("theta0", theta0, ndim=1)
     check_same("d", "theta0", theta0.size, "mixture", d)
@@ -1158,8 +1319,12 @@ def train_sgd(rng, methods, mixture, alpha, beta, iterations, n, m_in, m_out, N=
     theta = np.broadcast_to(theta0, (M, trials, d)).copy()
     running = np.ones((M, trials), dtype=bool)
     stopped_at = np.full((M, trials), -1)
-    limit = BLOWUP_FACTOR * (1 + np.linalg.norm(theta0) + np.abs(mixture.centers).max()
-                             + np.sqrt(np.abs(mixture.spread_cov).max()))
+    limit = BLOWUP_FACTOR * (
+        1
+        + np.linalg.norm(theta0)
+        + np.abs(mixture.centers).max()
+        + np.sqrt(np.abs(mixture.spread_cov).max())
+    )
     first_avg = int(np.floor(average_from * T)) + 1
     total = np.zeros_like(theta)
     recorded = sorted(set(range(0, T + 1, record_every)) | {T})
@@ -1168,10 +1333,14 @@ def train_sgd(rng, methods, mixture, alpha, beta, iterations, n, m_in, m_out, N=
     column = 1
     for t in range(1, T + 1):
         cluster, theta_star = sample_tasks(rng, mixture, (trials, n))
-        X_in, y_in = _sample_batches(rng, mixture, roots, trials, n, m_in, sigma, theta_star, cluster)
-        X_out, y_out = _sample_batches(rng, mixture, roots, trials, n, m_out, sigma, theta_star, cluster)
+        X_in, y_in = _sample_batches(
+            rng, mixture, roots, trials, n, m_in, sigma, theta_star, cluster
+        )
+        X_out, y_out = _sample_batches(
+            rng, mixture, roots, trials, n, m_out, sigma, theta_star, cluster
+        )
         for j, method in enumerate(methods):
-            th = theta[j][:, None, :, None]                                       # (trials, 1, d, 1)
+            th = theta[j][:, None, :, None]  # (trials, 1, d, 1)
             with np.errstate(over="ignore", invalid="ignore"):
                 if method == "erm":
                     X = np.concatenate([X_in, X_out], axis=-2)
@@ -1180,12 +1349,20 @@ def train_sgd(rng, methods, mixture, alpha, beta, iterations, n, m_in, m_out, N=
                 else:
                     th_n = np.broadcast_to(th, (trials, n, d, 1))
                     for _ in range(N):
-                        th_n = th_n - alpha * _swap(X_in) @ (X_in @ th_n - y_in[..., None]) / m_in
+                        th_n = (
+                            th_n
+                            - alpha
+                            * _swap(X_in)
+                            @ (X_in @ th_n - y_in[..., None])
+                            / m_in
+                        )
                     g = _swap(X_out) @ (X_out @ th_n - y_out[..., None]) / m_out
                     for _ in range(N):
                         g = g - alpha * _swap(X_in) @ (X_in @ g) / m_in
                 new = theta[j] - beta * g[..., 0].mean(axis=1)
-            ok = np.all(np.isfinite(new), axis=-1) & (np.linalg.norm(np.nan_to_num(new, nan=np.inf), axis=-1) < limit)
+            ok = np.all(np.isfinite(new), axis=-1) & (
+                np.linalg.norm(np.nan_to_num(new, nan=np.inf), axis=-1) < limit
+            )
             blown = running[j] & ~ok
             stopped_at[j, blown] = t
             running[j] &= ok
@@ -1201,22 +1378,54 @@ def train_sgd(rng, methods, mixture, alpha, beta, iterations, n, m_in, m_out, N=
         bad = np.flatnonzero(stopped_at[j] >= 0)
         if bad.size:
             inner = alpha * float(np.linalg.eigvalsh(mixture.Sigma)[..., -1].max())
-            advice = (f"lower alpha (={alpha:g}): the inner step overshoots (alpha * lambda_max(Sigma) = {inner:.3g} > 2)"
-                      if inner > 2 else f"lower beta (the outer step size, now {beta:g})")
-            warnings.warn(f"{LABELS[method]} blew up in {bad.size} of {trials} trial(s); those runs were stopped "
-                          f"and their averages are NaN. To fix it, {advice}.", DivergenceWarning, stacklevel=2)
+            advice = (
+                f"lower alpha (={alpha:g}): the inner step overshoots (alpha * lambda_max(Sigma) = {inner:.3g} > 2)"
+                if inner > 2
+                else f"lower beta (the outer step size, now {beta:g})"
+            )
+            warnings.warn(
+                f"{LABELS[method]} blew up in {bad.size} of {trials} trial(s); those runs were stopped "
+                f"and their averages are NaN. To fix it, {advice}.",
+                DivergenceWarning,
+                stacklevel=2,
+            )
     theta_avg = np.where(running[..., None], total / max(1, T - first_avg + 1), np.nan)
-    params = dict(alpha=alpha, beta=beta, iterations=T, n=n, m_in=m_in, m_out=m_out, N=N, sigma=sigma,
-                  trials=trials, average_from=average_from)
-    return SGDRun(methods, theta_avg, theta, np.array(recorded), path, stopped_at, params)
+    params = dict(
+        alpha=alpha,
+        beta=beta,
+        iterations=T,
+        n=n,
+        m_in=m_in,
+        m_out=m_out,
+        N=N,
+        sigma=sigma,
+        trials=trials,
+        average_from=average_from,
+    )
+    return SGDRun(
+        methods, theta_avg, theta, np.array(recorded), path, stopped_at, params
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # Plotting: the heat map of the relative gain (chapter 10's figure and widget)
 # ----------------------------------------------------------------------------------------------------
 
-def plot_gain_heatmap(alpha=1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, N=1, R_E=1.0, d=10, tau=None,
-                      R_H_grid=None, D_grid=None, marks=(), ax=None):
+
+def plot_gain_heatmap(
+    alpha=1.0,
+    rho_H=0.1,
+    rho_E=0.9,
+    p_H=0.5,
+    N=1,
+    R_E=1.0,
+    d=10,
+    tau=None,
+    R_H_grid=None,
+    D_grid=None,
+    marks=(),
+    ax=None,
+):
     """Draw the relative gain ``G`` over (hard-task spread ``R_H``, center distance ``D``), from :func:`two_cluster`.
 
     Parameters
@@ -1238,7 +1447,11 @@ def plot_gain_heatmap(alpha=1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, N=1, R_E=1.0, d=
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    R_H_grid = np.logspace(np.log10(0.03), 1, 61) if R_H_grid is None else np.asarray(R_H_grid, float)
+    R_H_grid = (
+        np.logspace(np.log10(0.03), 1, 61)
+        if R_H_grid is None
+        else np.asarray(R_H_grid, float)
+    )
     D_grid = np.linspace(0, 5, 61) if D_grid is None else np.asarray(D_grid, float)
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -1248,30 +1461,72 @@ def plot_gain_heatmap(alpha=1.0, rho_H=0.1, rho_E=0.9, p_H=0.5, N=1, R_E=1.0, d=
     ax.set_xlabel(r"hard-task spread $R_H$")
     ax.set_ylabel(r"center distance $D=\|c_H-c_E\|$")
     try:
-        res = two_cluster(R_H_grid[None, :], D_grid[:, None], rho_H=rho_H, rho_E=rho_E, p_H=p_H, alpha=alpha,
-                          d=d, N=N, tau=tau, R_E=R_E)
-    except ValueError as exc:                     # flat MAML objective: say so instead of failing
-        ax.text(0.5, 0.5, str(exc).split(";")[0], ha="center", va="center", wrap=True, transform=ax.transAxes)
+        res = two_cluster(
+            R_H_grid[None, :],
+            D_grid[:, None],
+            rho_H=rho_H,
+            rho_E=rho_E,
+            p_H=p_H,
+            alpha=alpha,
+            d=d,
+            N=N,
+            tau=tau,
+            R_E=R_E,
+        )
+    except ValueError as exc:  # flat MAML objective: say so instead of failing
+        ax.text(
+            0.5,
+            0.5,
+            str(exc).split(";")[0],
+            ha="center",
+            va="center",
+            wrap=True,
+            transform=ax.transAxes,
+        )
         return fig, None
     G = res.gain
     top = max(float(np.nanmax(G[np.isfinite(G)])), 1.01)
-    mesh = ax.pcolormesh(R_H_grid, D_grid, np.minimum(G, top), norm=LogNorm(vmin=1, vmax=top), cmap="viridis",
-                         shading="nearest")
-    levels = [lv for lv in (1.1, 1.5, 2, 3, 5, 10, 30, 100, 300, 1000, 3000) if lv < top]
+    mesh = ax.pcolormesh(
+        R_H_grid,
+        D_grid,
+        np.minimum(G, top),
+        norm=LogNorm(vmin=1, vmax=top),
+        cmap="viridis",
+        shading="nearest",
+    )
+    levels = [
+        lv for lv in (1.1, 1.5, 2, 3, 5, 10, 30, 100, 300, 1000, 3000) if lv < top
+    ]
     if levels:
-        cs = ax.contour(R_H_grid, D_grid, G, levels=levels, colors="white", linewidths=0.7)
+        cs = ax.contour(
+            R_H_grid, D_grid, G, levels=levels, colors="white", linewidths=0.7
+        )
         ax.clabel(cs, fmt=lambda v: f"{v:g}", fontsize=7)
     for r, dist, label in marks:
         right = r > np.sqrt(R_H_grid.min() * R_H_grid.max())
-        ax.plot([r], [dist], marker="o", ms=8, mfc="none", mec="red", mew=1.8, clip_on=False)
-        ax.annotate(label, (r, dist), xytext=(-8 if right else 8, -14 if dist > D_grid.max() / 2 else 10),
-                    textcoords="offset points", ha="right" if right else "left", color="red", fontsize=8,
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+        ax.plot(
+            [r], [dist], marker="o", ms=8, mfc="none", mec="red", mew=1.8, clip_on=False
+        )
+        ax.annotate(
+            label,
+            (r, dist),
+            xytext=(-8 if right else 8, -14 if dist > D_grid.max() / 2 else 10),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            color="red",
+            fontsize=8,
+            bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
+        )
     cbar = fig.colorbar(mesh, ax=ax, label=r"relative gain $G$ (log scale)")
-    ticks = [t for t in (1, 1.5, 2, 3, 5, 10, 30, 100, 300, 1000, 3000, 10000) if t <= top]
+    ticks = [
+        t for t in (1, 1.5, 2, 3, 5, 10, 30, 100, 300, 1000, 3000, 10000) if t <= top
+    ]
     cbar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
     cbar.minorticks_off()
-    ax.set_title(rf"$\alpha$={alpha:g}, $\rho_H$={rho_H:g}, $\rho_E$={rho_E:g}, $p_H$={p_H:g}, $N$={N}:  "
-                 rf"$\omega_{{\rm ERM}}$={float(res.omega_erm.flat[0]):.2f}, "
-                 rf"$\omega_{{\rm MAML}}$={float(res.omega_maml.flat[0]):.2f}", fontsize=9)
+    ax.set_title(
+        rf"$\alpha$={alpha:g}, $\rho_H$={rho_H:g}, $\rho_E$={rho_E:g}, $p_H$={p_H:g}, $N$={N}:  "
+        rf"$\omega_{{\rm ERM}}$={float(res.omega_erm.flat[0]):.2f}, "
+        rf"$\omega_{{\rm MAML}}$={float(res.omega_maml.flat[0]):.2f}",
+        fontsize=9,
+    )
     return fig, G

@@ -8,6 +8,7 @@ Three independent referees check every closed form of ``metalib.overparam``:
 * Monte Carlo with a tolerance derived from the sample count (a few standard errors per entry);
 * ``metalib.numerical_gradient`` of the objective each update claims to follow.
 """
+
 import itertools
 import math
 import warnings
@@ -17,8 +18,13 @@ import pytest
 
 from metalib import numerical_gradient, relative_error
 from metalib import overparam as op
-from metalib.linrep import DivergenceWarning, initial_representation, sample_heads, sample_meta_gradient, \
-    sample_task_data
+from metalib.linrep import (
+    DivergenceWarning,
+    initial_representation,
+    sample_heads,
+    sample_meta_gradient,
+    sample_task_data,
+)
 from metalib.subspace import random_orthonormal
 
 # Monte-Carlo tolerance: each entry of an average of n i.i.d. terms is within Z standard errors of its mean
@@ -33,7 +39,10 @@ def gauss_hermite_grid(dims):
     ``sum_j weights[j] f(nodes[j]) = E f(z)`` for ``z ~ N(0, I_dims)`` whenever ``f`` is a polynomial of degree
     at most 5 in each coordinate.
     """
-    x1, w1 = np.array([-math.sqrt(3.0), 0.0, math.sqrt(3.0)]), np.array([1 / 6, 2 / 3, 1 / 6])
+    x1, w1 = (
+        np.array([-math.sqrt(3.0), 0.0, math.sqrt(3.0)]),
+        np.array([1 / 6, 2 / 3, 1 / 6]),
+    )
     nodes = np.array(list(itertools.product(x1, repeat=dims)))
     weights = np.prod(np.array(list(itertools.product(w1, repeat=dims))), axis=1)
     return nodes, weights
@@ -42,7 +51,7 @@ def gauss_hermite_grid(dims):
 def small_problem(rng, d=3, k=2, kw=3, scale=0.6):
     B_star = random_orthonormal(d, k, rng)
     A = rng.standard_normal((k, k))
-    head_cov = A @ A.T + 0.3 * np.eye(k)                          # a general, non-diagonal Lambda_*
+    head_cov = A @ A.T + 0.3 * np.eye(k)  # a general, non-diagonal Lambda_*
     B = scale * rng.standard_normal((d, kw))
     w = scale * rng.standard_normal(kw)
     return B_star, head_cov, B, w
@@ -54,8 +63,8 @@ def quadrature_tasks(B_star, head_cov, m, sigma):
     nodes, weights = gauss_hermite_grid(k + m * d + m)
     root = np.linalg.cholesky(head_cov)
     heads = nodes[:, :k] @ root.T
-    X = nodes[:, k:k + m * d].reshape(-1, m, d)
-    noise = nodes[:, k + m * d:]
+    X = nodes[:, k : k + m * d].reshape(-1, m, d)
+    noise = nodes[:, k + m * d :]
     y = np.einsum("nmd,nd->nm", X, heads @ B_star.T) + sigma * noise
     return heads, X, y, weights
 
@@ -64,20 +73,27 @@ def quadrature_tasks(B_star, head_cov, m, sigma):
 # The moment identity on its own
 # ----------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("m", [1, 2])
 def test_moment_identity_is_exact_by_quadrature(rng, m):
     d = 3
     nodes, weights = gauss_hermite_grid(m * d)
     X = nodes.reshape(-1, m, d)
-    S = np.swapaxes(X, -1, -2) @ X / m                             # one sample covariance per node
-    for A in (rng.standard_normal((d, d)), np.diag([1.0, 2.0, -0.5])):      # non-symmetric and symmetric
+    S = np.swapaxes(X, -1, -2) @ X / m  # one sample covariance per node
+    for A in (
+        rng.standard_normal((d, d)),
+        np.diag([1.0, 2.0, -0.5]),
+    ):  # non-symmetric and symmetric
         exact = np.einsum("n,nij->ij", weights, S @ A @ S)
         np.testing.assert_allclose(op.sample_covariance_moment(A, m), exact, atol=1e-12)
     # the symmetric form quoted in the chapter: (m+1)/m A + tr(A)/m I
     A = rng.standard_normal((d, d))
     A = A + A.T
-    np.testing.assert_allclose(op.sample_covariance_moment(A, m), (m + 1) / m * A + np.trace(A) / m * np.eye(d),
-                               atol=1e-13)
+    np.testing.assert_allclose(
+        op.sample_covariance_moment(A, m),
+        (m + 1) / m * A + np.trace(A) / m * np.eye(d),
+        atol=1e-13,
+    )
 
 
 def test_moment_identity_matches_monte_carlo(rng):
@@ -105,6 +121,7 @@ def test_moment_identity_infinite_m_and_batches(rng):
 # The expected FO-ANIL update
 # ----------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("d, k, kw, m", [(3, 2, 3, 1), (2, 1, 2, 2)])
 def test_expected_update_is_exact_by_quadrature(rng, d, k, kw, m):
     B_star, head_cov, B, w = small_problem(rng, d, k, kw)
@@ -113,12 +130,28 @@ def test_expected_update_is_exact_by_quadrature(rng, d, k, kw, m):
     G_B, G_w = op.fo_anil_task_updates(B, w, alpha, X, y, regressors=heads @ B_star.T)
     exact_B = np.einsum("n,nij->ij", weights, G_B)
     exact_w = weights @ G_w
-    closed_B, closed_w = op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m, sigma)
+    closed_B, closed_w = op.expected_fo_anil_update(
+        B, w, alpha, B_star, head_cov, m, sigma
+    )
     np.testing.assert_allclose(closed_B, exact_B, atol=1e-12)
     np.testing.assert_allclose(closed_w, exact_w, atol=1e-12)
     # and it is not the infinite-sample formula, nor the one without the noise term
-    assert np.abs(op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, math.inf, sigma)[0] - exact_B).max() > 1e-3
-    assert np.abs(op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m, 0.0)[0] - exact_B).max() > 1e-3
+    assert (
+        np.abs(
+            op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, math.inf, sigma)[
+                0
+            ]
+            - exact_B
+        ).max()
+        > 1e-3
+    )
+    assert (
+        np.abs(
+            op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m, 0.0)[0]
+            - exact_B
+        ).max()
+        > 1e-3
+    )
 
 
 def test_outer_batch_size_drops_out_exactly(rng):
@@ -126,12 +159,18 @@ def test_outer_batch_size_drops_out_exactly(rng):
     d, k, kw, m_in = 2, 1, 2, 1
     B_star, head_cov, B, w = small_problem(rng, d, k, kw)
     alpha, sigma = 0.4, 0.8
-    closed_B, closed_w = op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m_in, sigma)
+    closed_B, closed_w = op.expected_fo_anil_update(
+        B, w, alpha, B_star, head_cov, m_in, sigma
+    )
     for m_out in (1, 2):
-        m = m_in + m_out                      # quadrature over the whole batch, then split it
+        m = m_in + m_out  # quadrature over the whole batch, then split it
         heads, X, y, weights = quadrature_tasks(B_star, head_cov, m, sigma)
-        G_B, G_w = op.fo_anil_task_updates(B, w, alpha, X[:, :m_in], y[:, :m_in], X[:, m_in:], y[:, m_in:])
-        np.testing.assert_allclose(np.einsum("n,nij->ij", weights, G_B), closed_B, atol=1e-12)
+        G_B, G_w = op.fo_anil_task_updates(
+            B, w, alpha, X[:, :m_in], y[:, :m_in], X[:, m_in:], y[:, m_in:]
+        )
+        np.testing.assert_allclose(
+            np.einsum("n,nij->ij", weights, G_B), closed_B, atol=1e-12
+        )
         np.testing.assert_allclose(weights @ G_w, closed_w, atol=1e-12)
 
 
@@ -140,14 +179,17 @@ def test_expected_update_matches_monte_carlo(rng, m_out):
     """The closed form agrees with a Monte-Carlo average within Z standard errors per entry (see Z)."""
     B_star, head_cov, B, w = small_problem(rng, d=6, k=2, kw=4)
     alpha, m_in, sigma = 0.3, 4, 0.7
-    mean_B, mean_w, se_B, se_w = op.sampled_fo_anil_update(rng, B, w, alpha, B_star, head_cov, m_in, m_out, sigma,
-                                                           n_tasks=200_000)
+    mean_B, mean_w, se_B, se_w = op.sampled_fo_anil_update(
+        rng, B, w, alpha, B_star, head_cov, m_in, m_out, sigma, n_tasks=200_000
+    )
     G_B, G_w = op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m_in, sigma)
     assert np.abs((mean_B - G_B) / se_B).max() < Z
     assert np.abs((mean_w - G_w) / se_w).max() < Z
     # the referee can fail: dropping the sigma^2 term or the finite-m terms is detected
-    for wrong in (op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m_in, 0.0)[0],
-                  op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, math.inf, sigma)[0]):
+    for wrong in (
+        op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m_in, 0.0)[0],
+        op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, math.inf, sigma)[0],
+    ):
         assert np.abs((mean_B - wrong) / se_B).max() > 3 * Z
 
 
@@ -172,7 +214,9 @@ def test_expected_update_is_gradient_of_frozen_objective(rng, m_in):
     assert relative_error(numerical_gradient(lambda Bv: f(Bv, w), B), G_B) < 1e-7
     assert relative_error(numerical_gradient(lambda wv: f(B, wv), w), G_w) < 1e-7
     # at the point itself the frozen objective is the expected ANIL loss
-    assert f(B, w) == pytest.approx(op.expected_anil_loss(B, w, alpha, B_star, head_cov, m_in, sigma), rel=1e-12)
+    assert f(B, w) == pytest.approx(
+        op.expected_anil_loss(B, w, alpha, B_star, head_cov, m_in, sigma), rel=1e-12
+    )
 
 
 def test_frozen_objective_is_exact_away_from_the_point(rng):
@@ -193,15 +237,26 @@ def test_expected_anil_loss_is_exact_and_its_gradient_at_w0(rng):
     heads, X, y, weights = quadrature_tasks(B_star, head_cov, m, sigma)
     w1 = w - alpha * (np.einsum("nmd,nm->nd", X, X @ (B @ w) - y) / m) @ B
     exact = weights @ (0.5 * np.sum((w1 @ B.T - heads @ B_star.T) ** 2, axis=1))
-    assert op.expected_anil_loss(B, w, alpha, B_star, head_cov, m, sigma) == pytest.approx(exact, rel=1e-12)
+    assert op.expected_anil_loss(
+        B, w, alpha, B_star, head_cov, m, sigma
+    ) == pytest.approx(exact, rel=1e-12)
     # exact ANIL at w = 0 follows -2 alpha Sigma_beta B + alpha^2 (M S + S M) B, FO-ANIL half of the first term
     # and only M S B: not the same direction (eq. eq-op-anil-gradient)
     z = np.zeros(B.shape[1])
     Sigma_beta = B_star @ head_cov @ B_star.T
-    S = (m + 1) / m * Sigma_beta + (np.trace(head_cov) + sigma**2) / m * np.eye(B.shape[0])
+    S = (m + 1) / m * Sigma_beta + (np.trace(head_cov) + sigma**2) / m * np.eye(
+        B.shape[0]
+    )
     M = B @ B.T
-    grad = numerical_gradient(lambda Bv: op.expected_anil_loss(Bv, z, alpha, B_star, head_cov, m, sigma), B)
-    assert relative_error(grad, -2 * alpha * Sigma_beta @ B + alpha**2 * (M @ S + S @ M) @ B) < 1e-7
+    grad = numerical_gradient(
+        lambda Bv: op.expected_anil_loss(Bv, z, alpha, B_star, head_cov, m, sigma), B
+    )
+    assert (
+        relative_error(
+            grad, -2 * alpha * Sigma_beta @ B + alpha**2 * (M @ S + S @ M) @ B
+        )
+        < 1e-7
+    )
     fo = op.expected_fo_anil_update(B, z, alpha, B_star, head_cov, m, sigma)[0]
     assert relative_error(fo, -alpha * Sigma_beta @ B + alpha**2 * M @ S @ B) < 1e-12
     assert relative_error(fo, grad) > 0.05
@@ -215,25 +270,39 @@ def test_fixed_point(rng):
     alpha, m_in, sigma = 0.2, 6, 1.5
     gram = op.fixed_point_gram(alpha, head_cov, m_in, sigma)
     vals, vecs = np.linalg.eigh(gram)
-    O = random_orthonormal(kw, k, rng).T                                   # (k, k'), O O^T = I
+    O = random_orthonormal(kw, k, rng).T  # (k, k'), O O^T = I
     B = B_star @ (vecs * np.sqrt(vals)) @ vecs.T @ O
     z = np.zeros(kw)
     G_B, G_w = op.expected_fo_anil_update(B, z, alpha, B_star, head_cov, m_in, sigma)
     assert np.abs(G_B).max() < 1e-13 and np.abs(G_w).max() == 0
-    anil = numerical_gradient(lambda Bv: op.expected_anil_loss(Bv, z, alpha, B_star, head_cov, m_in, sigma), B)
+    anil = numerical_gradient(
+        lambda Bv: op.expected_anil_loss(Bv, z, alpha, B_star, head_cov, m_in, sigma), B
+    )
     assert np.abs(anil).max() < 1e-8
     # a different scale is not a fixed point
-    assert np.abs(op.expected_fo_anil_update(1.1 * B, z, alpha, B_star, head_cov, m_in, sigma)[0]).max() > 1e-3
+    assert (
+        np.abs(
+            op.expected_fo_anil_update(
+                1.1 * B, z, alpha, B_star, head_cov, m_in, sigma
+            )[0]
+        ).max()
+        > 1e-3
+    )
     # the explicit formula for Lambda_* = c I
     c = 1.7
     expected = m_in * c / ((m_in + 1 + k) * c + sigma**2) / alpha * np.eye(k)
-    np.testing.assert_allclose(op.fixed_point_gram(alpha, c * np.eye(k), m_in, sigma), expected, rtol=1e-13)
-    np.testing.assert_allclose(op.fixed_point_gram(alpha, head_cov, math.inf), np.eye(k) / alpha)
+    np.testing.assert_allclose(
+        op.fixed_point_gram(alpha, c * np.eye(k), m_in, sigma), expected, rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        op.fixed_point_gram(alpha, head_cov, math.inf), np.eye(k) / alpha
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # One-step adaptation
 # ----------------------------------------------------------------------------------------------------
+
 
 def test_one_step_risk_is_exact_by_quadrature(rng):
     B_star, head_cov, B, w = small_problem(rng, d=3, k=2, kw=2)
@@ -241,18 +310,24 @@ def test_one_step_risk_is_exact_by_quadrature(rng):
     heads, X, y, weights = quadrature_tasks(B_star, head_cov, M, sigma)
     w1 = w - step * (np.einsum("nmd,nm->nd", X, X @ (B @ w) - y) / M) @ B
     exact = weights @ np.sum((w1 @ B.T - heads @ B_star.T) ** 2, axis=1)
-    assert op.one_step_excess_risk(B, step, B_star, head_cov, M, sigma, w=w) == pytest.approx(exact, rel=1e-12)
+    assert op.one_step_excess_risk(
+        B, step, B_star, head_cov, M, sigma, w=w
+    ) == pytest.approx(exact, rel=1e-12)
 
 
 def test_one_step_risk_matches_monte_carlo(rng):
     B_star, head_cov, B, _ = small_problem(rng, d=10, k=3, kw=6, scale=0.3)
     for tau in (2, 15):
-        mean, se = op.sampled_one_step_risk(rng, B, 0.5, B_star, head_cov, tau, 0.5, n_tasks=100_000)
+        mean, se = op.sampled_one_step_risk(
+            rng, B, 0.5, B_star, head_cov, tau, 0.5, n_tasks=100_000
+        )
         closed = op.one_step_excess_risk(B, 0.5, B_star, head_cov, tau, 0.5)
         assert abs(mean - closed) < Z * se, (mean, closed, se)
     # arrays of sample sizes give one risk each
     many = op.one_step_excess_risk(B, 0.5, B_star, head_cov, [2, 15], 0.5)
-    assert many.shape == (2,) and many[0] == pytest.approx(op.one_step_excess_risk(B, 0.5, B_star, head_cov, 2, 0.5))
+    assert many.shape == (2,) and many[0] == pytest.approx(
+        op.one_step_excess_risk(B, 0.5, B_star, head_cov, 2, 0.5)
+    )
 
 
 def test_best_step_and_optimal_preconditioner(rng):
@@ -262,7 +337,7 @@ def test_best_step_and_optimal_preconditioner(rng):
     sigma, M = 1.2, 7
     B = rng.standard_normal((d, 5))
     step = op.best_one_step_size(B, B_star, head_cov, M, sigma)
-    risk = lambda s: op.one_step_excess_risk(B, s[0], B_star, head_cov, M, sigma)   # noqa: E731
+    risk = lambda s: op.one_step_excess_risk(B, s[0], B_star, head_cov, M, sigma)  # noqa: E731
     assert abs(numerical_gradient(risk, np.array([step]))[0]) < 1e-7
     assert risk([step]) < min(risk([0.9 * step]), risk([1.1 * step]))
     # Gamma* zeroes the gradient of R(B_* Gamma B_*^T) over all (not only symmetric) k x k matrices Gamma
@@ -272,23 +347,31 @@ def test_best_step_and_optimal_preconditioner(rng):
 
     def risk_gamma(G):
         A = B_star @ G @ B_star.T
-        return np.trace(Sb @ ((M + 1) / M * A.T @ A - A - A.T + np.eye(d))) + (trC + sigma**2) / M * np.sum(A * A)
+        return np.trace(Sb @ ((M + 1) / M * A.T @ A - A - A.T + np.eye(d))) + (
+            trC + sigma**2
+        ) / M * np.sum(A * A)
 
     assert np.abs(numerical_gradient(risk_gamma, gamma)).max() < 1e-7
-    assert op.oracle_one_step_risk(head_cov, M, sigma) == pytest.approx(risk_gamma(gamma), rel=1e-12)
+    assert op.oracle_one_step_risk(head_cov, M, sigma) == pytest.approx(
+        risk_gamma(gamma), rel=1e-12
+    )
     # with B = B_* Gamma*^{1/2} and step 1 the one-step risk is the oracle's
     vals, vecs = np.linalg.eigh(gamma)
     B_opt = B_star @ (vecs * np.sqrt(vals)) @ vecs.T
-    assert op.one_step_excess_risk(B_opt, 1.0, B_star, head_cov, M, sigma) == pytest.approx(
-        op.oracle_one_step_risk(head_cov, M, sigma), rel=1e-12)
+    assert op.one_step_excess_risk(
+        B_opt, 1.0, B_star, head_cov, M, sigma
+    ) == pytest.approx(op.oracle_one_step_risk(head_cov, M, sigma), rel=1e-12)
     # FO-ANIL's limit is the best one-step preconditioner for tau = m_in
     alpha = 0.3
-    np.testing.assert_allclose(alpha * op.fixed_point_gram(alpha, head_cov, M, sigma), gamma, rtol=1e-13)
+    np.testing.assert_allclose(
+        alpha * op.fixed_point_gram(alpha, head_cov, M, sigma), gamma, rtol=1e-13
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # The multi-task learner
 # ----------------------------------------------------------------------------------------------------
+
 
 def test_multitask_gradients_population_and_sampled(rng):
     d, k, kw, n = 6, 2, 4, 5
@@ -298,9 +381,19 @@ def test_multitask_gradients_population_and_sampled(rng):
     X, y = sample_task_data(rng, B_star, heads, 3, 0.4)
     for kwargs in (dict(regressors=heads @ B_star.T), dict(X=X, y=y)):
         G_B, G_W = op.multitask_gradients(B, W, **kwargs)
-        assert relative_error(numerical_gradient(lambda Bv: op.multitask_objective(Bv, W, **kwargs), B), G_B) < 1e-7
+        assert (
+            relative_error(
+                numerical_gradient(
+                    lambda Bv: op.multitask_objective(Bv, W, **kwargs), B
+                ),
+                G_B,
+            )
+            < 1e-7
+        )
         # each head follows the gradient of its own loss: n times the gradient of the average
-        num_W = numerical_gradient(lambda Wv: op.multitask_objective(B, Wv, **kwargs), W)
+        num_W = numerical_gradient(
+            lambda Wv: op.multitask_objective(B, Wv, **kwargs), W
+        )
         assert relative_error(n * num_W, G_W) < 1e-7
 
 
@@ -311,9 +404,12 @@ def test_expected_multitask_update_is_a_preconditioned_gradient(rng):
     head_cov = A @ A.T + np.eye(k)
     B, L = rng.standard_normal((d, kw)), rng.standard_normal((kw, k))
     G_B, G_L = op.expected_multitask_update(B, L, B_star, head_cov)
-    f = lambda Bv, Lv: op.expected_multitask_objective(Bv, Lv, B_star, head_cov)   # noqa: E731
+    f = lambda Bv, Lv: op.expected_multitask_objective(Bv, Lv, B_star, head_cov)  # noqa: E731
     assert relative_error(numerical_gradient(lambda Bv: f(Bv, L), B), G_B) < 1e-7
-    assert relative_error(numerical_gradient(lambda Lv: f(B, Lv), L), G_L @ head_cov) < 1e-7
+    assert (
+        relative_error(numerical_gradient(lambda Lv: f(B, Lv), L), G_L @ head_cov)
+        < 1e-7
+    )
 
 
 def test_per_task_heads_follow_the_head_map(rng):
@@ -327,7 +423,9 @@ def test_per_task_heads_follow_the_head_map(rng):
     for _ in range(T):
         G_B, G_W = op.multitask_gradients(B_loop, W, regressors=heads @ B_star.T)
         B_loop, W = B_loop - beta * G_B, W - alpha * G_W
-    traj = op.train_multitask(B, alpha, beta, B_star, heads.T @ heads / n, T, record=[T])
+    traj = op.train_multitask(
+        B, alpha, beta, B_star, heads.T @ heads / n, T, record=[T]
+    )
     np.testing.assert_allclose(traj.B, B_loop, atol=1e-12)
     np.testing.assert_allclose(heads @ traj.head.T, W, atol=1e-12)
 
@@ -335,6 +433,7 @@ def test_per_task_heads_follow_the_head_map(rng):
 # ----------------------------------------------------------------------------------------------------
 # The recursions
 # ----------------------------------------------------------------------------------------------------
+
 
 def setup_run(rng, d=12, k=2, kw=4, alpha=0.2):
     B_star = random_orthonormal(d, k, rng)
@@ -346,18 +445,31 @@ def test_recursion_steps_along_the_expected_update(rng):
     B_star, head_cov, B0 = setup_run(rng)
     alpha, beta, m_in, sigma = 0.2, 0.3, 5, 0.5
     w0 = rng.standard_normal(B0.shape[1])
-    traj = op.train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, 1, sigma, w0=w0)
+    traj = op.train_expected_fo_anil(
+        B0, alpha, beta, B_star, head_cov, m_in, 1, sigma, w0=w0
+    )
     G_B, G_w = op.expected_fo_anil_update(B0, w0, alpha, B_star, head_cov, m_in, sigma)
     np.testing.assert_allclose(traj.B, B0 - beta * G_B, atol=1e-14)
     np.testing.assert_allclose(traj.head, w0 - beta * G_w, atol=1e-14)
     # the fast path (w0 = 0) and the general path agree, and w stays exactly 0
     fast = op.train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, 50, sigma)
-    general = op.train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, 50, sigma,
-                                        w0=np.full(B0.shape[1], 1e-300))
+    general = op.train_expected_fo_anil(
+        B0,
+        alpha,
+        beta,
+        B_star,
+        head_cov,
+        m_in,
+        50,
+        sigma,
+        w0=np.full(B0.shape[1], 1e-300),
+    )
     np.testing.assert_allclose(fast.B, general.B, atol=1e-13)
     assert np.all(fast.head == 0) and np.all(fast.head_norm == 0)
     # leading batch dimensions are independent runs
-    both = op.train_expected_fo_anil(np.stack([B0, 2 * B0]), alpha, beta, B_star, head_cov, m_in, 50, sigma)
+    both = op.train_expected_fo_anil(
+        np.stack([B0, 2 * B0]), alpha, beta, B_star, head_cov, m_in, 50, sigma
+    )
     np.testing.assert_allclose(both.B[0], fast.B, atol=1e-14)
     assert both.perp_norm.shape == (2, len(both.iterations))
 
@@ -366,10 +478,16 @@ def test_kernel_is_frozen_without_inner_noise_and_for_multitask(rng):
     """With m_in = inf, and for the multi-task learner, B_t u = B_0 u for every u in ker(B_*^T B_0)."""
     B_star, head_cov, B0 = setup_run(rng, d=12, k=2, kw=5)
     _, _, Vt = np.linalg.svd(B_star.T @ B0)
-    K = Vt[2:].T                                                           # (k', k'-k) basis of ker Q_0
-    runs = {"fo_inf": op.train_expected_fo_anil(B0, 0.2, 0.3, B_star, head_cov, math.inf, 400, 0.5),
-            "mtl": op.train_multitask(B0, 0.2, 0.3, B_star, head_cov, 400),
-            "fo_finite": op.train_expected_fo_anil(B0, 0.2, 0.3, B_star, head_cov, 5, 400, 0.5)}
+    K = Vt[2:].T  # (k', k'-k) basis of ker Q_0
+    runs = {
+        "fo_inf": op.train_expected_fo_anil(
+            B0, 0.2, 0.3, B_star, head_cov, math.inf, 400, 0.5
+        ),
+        "mtl": op.train_multitask(B0, 0.2, 0.3, B_star, head_cov, 400),
+        "fo_finite": op.train_expected_fo_anil(
+            B0, 0.2, 0.3, B_star, head_cov, 5, 400, 0.5
+        ),
+    }
     np.testing.assert_allclose(runs["fo_inf"].B @ K, B0 @ K, atol=1e-12)
     np.testing.assert_allclose(runs["mtl"].B @ K, B0 @ K, atol=1e-12)
     assert np.abs(runs["fo_finite"].B @ K - B0 @ K).max() > 0.1
@@ -381,9 +499,13 @@ def test_fo_anil_converges_to_the_fixed_point_and_unlearns(rng):
     traj = op.train_expected_fo_anil(B0, alpha, beta, B_star, head_cov, m_in, T, sigma)
     assert traj.gram_error[-1] < 1e-3
     assert traj.top_dist[-1] < 1e-3
-    np.testing.assert_allclose(traj.singular_values[-1, :2] ** 2,
-                               np.sort(np.linalg.eigvalsh(op.fixed_point_gram(alpha, head_cov, m_in, sigma)))[::-1],
-                               rtol=1e-3)
+    np.testing.assert_allclose(
+        traj.singular_values[-1, :2] ** 2,
+        np.sort(np.linalg.eigvalsh(op.fixed_point_gram(alpha, head_cov, m_in, sigma)))[
+            ::-1
+        ],
+        rtol=1e-3,
+    )
     # the k' - k leftover singular values follow the cubic law x_{t+1} = x_t - alpha^2 beta s x_t^3 ~ (2 a^2 b s t)^-1/2
     s = (np.trace(head_cov) + sigma**2) / m_in
     law = (2 * alpha**2 * beta * s * T) ** -0.5
@@ -418,6 +540,7 @@ def test_split_representation(rng):
 # ----------------------------------------------------------------------------------------------------
 # Bad input
 # ----------------------------------------------------------------------------------------------------
+
 
 def test_bad_input_is_named(rng):
     B_star, head_cov, B, w = small_problem(rng, d=5, k=2, kw=3)
@@ -455,7 +578,9 @@ def test_bad_input_is_named(rng):
     with pytest.raises(ValueError, match="regressors"):
         op.fo_anil_task_updates(B, w, 0.1, np.ones((2, 3, 5)), np.ones((2, 3)))
     with pytest.raises(ValueError, match="y_in"):
-        op.fo_anil_task_updates(B, w, 0.1, np.ones((2, 3, 5)), np.ones((2, 4)), regressors=np.ones((2, 5)))
+        op.fo_anil_task_updates(
+            B, w, 0.1, np.ones((2, 3, 5)), np.ones((2, 4)), regressors=np.ones((2, 5))
+        )
     with pytest.raises(ValueError, match="L must have shape"):
         op.expected_multitask_update(B, np.ones((2, 2)), B_star, head_cov)
     with pytest.raises(ValueError, match="regressors"):
@@ -467,28 +592,43 @@ def test_bad_input_is_named(rng):
     with pytest.raises(ValueError, match="record"):
         op.train_multitask(B, 0.1, 0.1, B_star, head_cov, 10, record=[20])
     with pytest.raises(ValueError, match="w0"):
-        op.train_expected_fo_anil(B, 0.1, 0.1, B_star, head_cov, 3, 5, w0=np.ones((2, 3)))
+        op.train_expected_fo_anil(
+            B, 0.1, 0.1, B_star, head_cov, 3, 5, w0=np.ones((2, 3))
+        )
 
 
 # ----------------------------------------------------------------------------------------------------
 # The helpers behind the chapters' figures and panels
 # ----------------------------------------------------------------------------------------------------
 
+
 def test_width_penalty_representation_obeys_the_lemma(rng):
     """Lemma lem-op-width-penalty: the leftover columns add (tr Lambda + sigma^2) extra rho^4 / M, exactly."""
     B_star = random_orthonormal(12, 3, rng)
     head_cov = np.diag([1.0, 2.0, 3.0])
     alpha, m_in, sigma, extra, rho = 0.2, 8, 1.5, 4, 0.7
-    narrow = op.width_penalty_representation(B_star, head_cov, m_in, alpha, 0, 0.0, sigma)
-    wide = op.width_penalty_representation(B_star, head_cov, m_in, alpha, extra, rho, sigma)
+    narrow = op.width_penalty_representation(
+        B_star, head_cov, m_in, alpha, 0, 0.0, sigma
+    )
+    wide = op.width_penalty_representation(
+        B_star, head_cov, m_in, alpha, extra, rho, sigma
+    )
     _, B_perp = op.split_representation(wide, B_star)
-    np.testing.assert_allclose(alpha * B_perp.T @ B_perp, np.diag([0.0] * 3 + [rho**2] * extra), atol=1e-13)
-    np.testing.assert_allclose(alpha * B_star.T @ narrow @ narrow.T @ B_star,
-                               op.optimal_head_preconditioner(head_cov, m_in, sigma), atol=1e-13)
+    np.testing.assert_allclose(
+        alpha * B_perp.T @ B_perp, np.diag([0.0] * 3 + [rho**2] * extra), atol=1e-13
+    )
+    np.testing.assert_allclose(
+        alpha * B_star.T @ narrow @ narrow.T @ B_star,
+        op.optimal_head_preconditioner(head_cov, m_in, sigma),
+        atol=1e-13,
+    )
     M = np.array([2, 8, 50])
-    penalty = op.one_step_excess_risk(wide, alpha, B_star, head_cov, M, sigma) - \
-        op.one_step_excess_risk(narrow, alpha, B_star, head_cov, M, sigma)
-    np.testing.assert_allclose(penalty, (np.trace(head_cov) + sigma**2) * extra * rho**4 / M, rtol=1e-10)
+    penalty = op.one_step_excess_risk(
+        wide, alpha, B_star, head_cov, M, sigma
+    ) - op.one_step_excess_risk(narrow, alpha, B_star, head_cov, M, sigma)
+    np.testing.assert_allclose(
+        penalty, (np.trace(head_cov) + sigma**2) * extra * rho**4 / M, rtol=1e-10
+    )
     with pytest.raises(ValueError, match="extra"):
         op.width_penalty_representation(B_star, head_cov, m_in, alpha, 10, 1.0)
 
@@ -501,7 +641,9 @@ def test_panels_draw_at_their_extremes():
     B_star = random_orthonormal(12, 2, rng)
     head_cov = np.diag([1.0, 2.0])
     for k_width, m_in in ((2, 5), (12, math.inf)):
-        fig, fo, mtl = op.plot_unlearning(B_star, head_cov, 1.0, k_width, m_in, 0.1, 0.1, 300, seed=3)
+        fig, fo, mtl = op.plot_unlearning(
+            B_star, head_cov, 1.0, k_width, m_in, 0.1, 0.1, 300, seed=3
+        )
         assert len(fig.axes) == 2 and fo.stopped_at == -1 and mtl.stopped_at == -1
         plt.close(fig)
     with pytest.raises(ValueError, match="k_width"):

@@ -3,28 +3,36 @@
 Every page of the table of contents exists; every labelled figure of every chapter is in its page with an
 image file that exists; no page shows a Python traceback.
 """
+
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 
 
 def toc_files():
-    return re.findall(r"(?:root|file):\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return re.findall(
+        r"(?:root|file):\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    )
 
 
 def figure_names(notebook):
     nb = json.loads(notebook.read_text(encoding="utf-8"))
-    return [c["metadata"]["mystnb"]["figure"]["name"] for c in nb["cells"]
-            if "figure" in c.get("metadata", {}).get("mystnb", {})]
+    return [
+        c["metadata"]["mystnb"]["figure"]["name"]
+        for c in nb["cells"]
+        if "figure" in c.get("metadata", {}).get("mystnb", {})
+    ]
 
 
 def test_index_exists():
-    assert (HTML / "index.html").is_file(), "no _build/html/index.html: build the book first (make book)"
+    assert (HTML / "index.html").is_file(), (
+        "no _build/html/index.html: build the book first (make book)"
+    )
 
 
 @pytest.mark.parametrize("doc", toc_files())
@@ -35,31 +43,47 @@ def test_page_built_without_tracebacks(doc):
     assert "Traceback (most recent call last)" not in text, f"{doc} shows a traceback"
 
 
-@pytest.mark.parametrize("notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem
+)
 def test_every_labelled_figure_is_rendered(notebook):
     text = (HTML / "chapters" / f"{notebook.stem}.html").read_text(encoding="utf-8")
     for name in figure_names(notebook):
-        block = re.search(rf'<figure[^>]*id="{re.escape(name)}".*?</figure>', text, re.S)
+        block = re.search(
+            rf'<figure[^>]*id="{re.escape(name)}".*?</figure>', text, re.S
+        )
         assert block, f"figure {name} missing from {notebook.stem}.html"
         images = re.findall(r'<img[^>]+src="([^"]+)"', block.group(0))
         assert images, f"figure {name} has no image"
         for src in images:
-            assert (HTML / "chapters" / src).resolve().is_file(), f"figure {name}: image {src} not found"
+            assert (HTML / "chapters" / src).resolve().is_file(), (
+                f"figure {name}: image {src} not found"
+            )
 
 
 def repository_url():
-    match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", (ROOT / "_config.yml").read_text(encoding="utf-8"), re.M)
+    match = re.search(
+        r"^repository:\s*\n\s+url:\s*(\S+)",
+        (ROOT / "_config.yml").read_text(encoding="utf-8"),
+        re.M,
+    )
     assert match, "_config.yml must give repository.url"
     return match.group(1).rstrip("/")
 
 
-@pytest.mark.parametrize("notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem
+)
 def test_launch_buttons_point_to_this_chapter(notebook):
     """Binder opens this very notebook of the repository named once in _config.yml; Live Code is offered."""
     text = (HTML / "chapters" / f"{notebook.stem}.html").read_text(encoding="utf-8")
     owner_repo = repository_url().removeprefix("https://github.com/")
     binder = f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/chapters/{notebook.name}"
     assert binder in text, f"no Binder launch link for {notebook.name}"
-    assert "thebe-launch-button" in text or "initThebe" in text, "no Live Code (thebe) button"
-    foreign = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", text)) - {repository_url()}
+    assert "thebe-launch-button" in text or "initThebe" in text, (
+        "no Live Code (thebe) button"
+    )
+    foreign = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", text)) - {
+        repository_url()
+    }
     assert not foreign, f"repository URLs other than the one in _config.yml: {foreign}"

@@ -21,6 +21,7 @@ formed: products ``Sigma V`` are computed as ``X^T (X V) / m``.
 Shapes: ``d`` input dimension, ``k`` width of the representation, ``n`` tasks, ``m`` samples per task.
 Leading batch dimensions (trials) come first and broadcast.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -28,8 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .subspace import random_orthonormal, subspace_distance
-from .validation import (
+from ..subspace import random_orthonormal, subspace_distance
+from ..validation import (
     as_array,
     check_choice,
     check_nonnegative_float,
@@ -80,6 +81,7 @@ class DivergenceWarning(UserWarning):
 # ----------------------------------------------------------------------------------------------------
 # The data model
 # ----------------------------------------------------------------------------------------------------
+
 
 def head_scales(k, mu=1.0):
     """Standard deviations of the task heads, ``theta ~ N(0, diag(1, ..., 1, mu^2))`` (eq. `eq-heads`).
@@ -142,7 +144,7 @@ def sample_task_data(rng, B_star, heads, m, sigma=0.0):
     """
     m = check_positive_int("m", m)
     sigma = check_nonnegative_float("sigma", sigma)
-    regressors = heads @ np.swapaxes(B_star, -1, -2)                   # (..., n, d): B_star theta_i
+    regressors = heads @ np.swapaxes(B_star, -1, -2)  # (..., n, d): B_star theta_i
     X = rng.standard_normal((*regressors.shape[:-1], m, regressors.shape[-1]))
     y = (X @ regressors[..., None])[..., 0]
     if sigma > 0:
@@ -185,7 +187,9 @@ def initial_representation(B_star, alpha, rng, dist0=None, k_width=None):
     if dist0 > 1:
         raise ValueError(f"dist0 must lie in [0, 1], got {dist0}")
     if 2 * k > d:
-        raise ValueError(f"a start at a prescribed distance needs d >= 2k, got d={d}, k={k}")
+        raise ValueError(
+            f"a start at a prescribed distance needs d >= 2k, got d={d}, k={k}"
+        )
     # an orthonormal basis of col(B_star)^perp, then k random directions inside it
     G = rng.standard_normal((*batch, d, k))
     G = G - B_star @ (np.swapaxes(B_star, -1, -2) @ G)
@@ -198,6 +202,7 @@ def initial_representation(B_star, alpha, rng, dist0=None, k_width=None):
 # ----------------------------------------------------------------------------------------------------
 # Losses (the objectives that the gradients below differentiate)
 # ----------------------------------------------------------------------------------------------------
+
 
 def _swap(A):
     return np.swapaxes(A, -1, -2)
@@ -223,8 +228,8 @@ def _task_losses(B, w, X, g, y=None):
 
 def _inner_step(method, B, w, X_in, g_in, alpha):
     """Adapted parameters ``(B', w')`` after one inner step (eqs. `eq-anil-inner`, `eq-maml-inner`)."""
-    q = _cov(X_in, B @ w) - g_in                      # (..., n, d, 1): gradient of l_in w.r.t. Bw
-    w1 = w - alpha * _swap(B) @ q                     # head step, shared by ANIL and MAML
+    q = _cov(X_in, B @ w) - g_in  # (..., n, d, 1): gradient of l_in w.r.t. Bw
+    w1 = w - alpha * _swap(B) @ q  # head step, shared by ANIL and MAML
     B1 = B - alpha * q @ _swap(w) if method in ("exact_maml", "fo_maml") else B
     return B1, w1, q
 
@@ -242,6 +247,7 @@ def _meta_losses(method, B, w, inner, outer, alpha):
 # Meta-gradients, per task, on (Sigma, g) pairs
 # ----------------------------------------------------------------------------------------------------
 
+
 def _task_gradients(method, B, w, inner, outer, alpha):
     """Per-task outer gradients ``(G_B, G_w)`` of shapes (..., n, d, k) and (..., n, k, 1).
 
@@ -250,23 +256,23 @@ def _task_gradients(method, B, w, inner, outer, alpha):
     X_in, g_in, _ = inner
     X_out, g_out, _ = outer
     Bt = _swap(B)
-    if method == "avg_loss":                                          # eq. eq-avg-grad
+    if method == "avg_loss":  # eq. eq-avg-grad
         r = _cov(X_out, B @ w) - g_out
         return r @ _swap(w), Bt @ r
     B1, w1, q = _inner_step(method, B, w, X_in, g_in, alpha)
-    r = _cov(X_out, B1 @ w1) - g_out                                  # outer residual (..., n, d, 1)
-    h = _swap(B1) @ r                                                 # outer gradient w.r.t. the adapted head
+    r = _cov(X_out, B1 @ w1) - g_out  # outer residual (..., n, d, 1)
+    h = _swap(B1) @ r  # outer gradient w.r.t. the adapted head
     G_B = r @ _swap(w1)
-    if method in ("fo_anil", "fo_maml"):                              # eqs. eq-fo-anil, eq-fo-maml
+    if method in ("fo_anil", "fo_maml"):  # eqs. eq-fo-anil, eq-fo-maml
         return G_B, h
-    s = _cov(X_in, B @ h)                                             # Sigma_in B h
-    if method == "exact_anil":                                        # eq. eq-exact-anil
+    s = _cov(X_in, B @ h)  # Sigma_in B h
+    if method == "exact_anil":  # eq. eq-exact-anil
         G_B = G_B - alpha * (q @ _swap(h) + s @ _swap(w))
         G_w = h - alpha * Bt @ s
         return G_B, G_w
     # exact_maml, eq. eq-exact-maml
-    u = _cov(X_in, r)                                                 # Sigma_in r
-    w1w = _swap(w1) @ w                                               # w'^T w, (..., n, 1, 1)
+    u = _cov(X_in, r)  # Sigma_in r
+    w1w = _swap(w1) @ w  # w'^T w, (..., n, 1, 1)
     G_B = G_B - alpha * (w1w * u @ _swap(w) + q @ _swap(h) + s @ _swap(w))
     G_w = h - alpha * (Bt @ s + w1w * (Bt @ u) + w1 * (_swap(r) @ q))
     return G_B, G_w
@@ -281,13 +287,16 @@ def _average(G_B, G_w):
 # Public API: validated entry points
 # ----------------------------------------------------------------------------------------------------
 
+
 def _check_params(method, B, w, alpha, methods=METHODS):
     check_choice("method", method, methods)
     B = as_array("B", B, min_ndim=2)
     w = as_array("w", w, min_ndim=1)
     d, k = B.shape[-2:]
     if k > d:
-        raise ValueError(f"B has more columns than rows ({k} > {d}): k must not exceed d")
+        raise ValueError(
+            f"B has more columns than rows ({k} > {d}): k must not exceed d"
+        )
     check_same("k (columns of B vs length of w)", "B", k, "w", w.shape[-1])
     alpha = check_positive_float("alpha", alpha)
     return B, w, alpha
@@ -297,9 +306,14 @@ def _population_tasks(B, B_star, heads):
     B_star = as_array("B_star", B_star, min_ndim=2)
     heads = as_array("heads", heads, min_ndim=2)
     check_same("d (rows)", "B", B.shape[-2], "B_star", B_star.shape[-2])
-    check_same("k (columns of B_star vs length of each head)", "B_star", B_star.shape[-1],
-               "heads", heads.shape[-1])
-    g = (heads @ _swap(B_star))[..., None]                            # (..., n, d, 1)
+    check_same(
+        "k (columns of B_star vs length of each head)",
+        "B_star",
+        B_star.shape[-1],
+        "heads",
+        heads.shape[-1],
+    )
+    g = (heads @ _swap(B_star))[..., None]  # (..., n, d, 1)
     task = (None, g, None)
     return task, task
 
@@ -313,7 +327,9 @@ def _sample_tasks(B, X_in, y_in, X_out, y_out):
     for name, X, y in (("in", X_in, y_in), ("out", X_out, y_out)):
         check_same("d (rows of B vs columns of X)", "B", d, f"X_{name}", X.shape[-1])
         if y.shape != X.shape[:-1]:
-            raise ValueError(f"y_{name} must have shape {X.shape[:-1]} to match X_{name}, got {y.shape}")
+            raise ValueError(
+                f"y_{name} must have shape {X.shape[:-1]} to match X_{name}, got {y.shape}"
+            )
     check_same("n (number of tasks)", "X_in", X_in.shape[-3], "X_out", X_out.shape[-3])
     g_in = (_swap(X_in) @ y_in[..., None]) / X_in.shape[-2]
     g_out = (_swap(X_out) @ y_out[..., None]) / X_out.shape[-2]
@@ -349,7 +365,13 @@ def population_meta_loss(method, B, w, B_star, heads, alpha):
     """
     B, w, alpha = _check_params(method, B, w, alpha)
     inner, outer = _population_tasks(B, B_star, heads)
-    return float(np.mean(_meta_losses(method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha)))
+    return float(
+        np.mean(
+            _meta_losses(
+                method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha
+            )
+        )
+    )
 
 
 def sample_meta_loss(method, B, w, X_in, y_in, X_out, y_out, alpha):
@@ -376,7 +398,13 @@ def sample_meta_loss(method, B, w, X_in, y_in, X_out, y_out, alpha):
     inner, outer = _sample_tasks(B, X_in, y_in, X_out, y_out)
     if method == "avg_loss":
         outer = _merge_batches(inner, outer)
-    return float(np.mean(_meta_losses(method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha)))
+    return float(
+        np.mean(
+            _meta_losses(
+                method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha
+            )
+        )
+    )
 
 
 def population_meta_gradient(method, B, w, B_star, heads, alpha):
@@ -405,7 +433,11 @@ def population_meta_gradient(method, B, w, B_star, heads, alpha):
     """
     B, w, alpha = _check_params(method, B, w, alpha)
     inner, outer = _population_tasks(B, B_star, heads)
-    return _average(*_task_gradients(method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha))
+    return _average(
+        *_task_gradients(
+            method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha
+        )
+    )
 
 
 def sample_meta_gradient(method, B, w, X_in, y_in, X_out, y_out, alpha):
@@ -435,7 +467,11 @@ def sample_meta_gradient(method, B, w, X_in, y_in, X_out, y_out, alpha):
     inner, outer = _sample_tasks(B, X_in, y_in, X_out, y_out)
     if method == "avg_loss":
         outer = _merge_batches(inner, outer)
-    return _average(*_task_gradients(method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha))
+    return _average(
+        *_task_gradients(
+            method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha
+        )
+    )
 
 
 def first_order_reference(method, B, w, B_star, heads, alpha):
@@ -457,11 +493,19 @@ def first_order_reference(method, B, w, B_star, heads, alpha):
     """
     B, w, alpha = _check_params(method, B, w, alpha, methods=("fo_anil", "fo_maml"))
     inner, outer = _population_tasks(B, B_star, heads)
-    B1, w1, _ = _inner_step(method, B[None], w[None, :, None], inner[0], inner[1], alpha)
+    B1, w1, _ = _inner_step(
+        method, B[None], w[None, :, None], inner[0], inner[1], alpha
+    )
     shift_B, shift_w = B1 - B, w1 - w[None, :, None]
 
     def frozen(B_var, w_var):
-        return float(np.mean(_task_losses(B_var + shift_B, w_var[None, :, None] + shift_w, None, outer[1])))
+        return float(
+            np.mean(
+                _task_losses(
+                    B_var + shift_B, w_var[None, :, None] + shift_w, None, outer[1]
+                )
+            )
+        )
 
     return frozen
 
@@ -485,12 +529,15 @@ def predicted_distance(t, dist0, alpha, beta, lam):
     ndarray, shape of ``t``
     """
     tan0 = dist0 / np.sqrt(1 - dist0**2)
-    return np.sin(np.arctan(tan0 * np.exp(-alpha * beta * lam * np.asarray(t, dtype=float))))
+    return np.sin(
+        np.arctan(tan0 * np.exp(-alpha * beta * lam * np.asarray(t, dtype=float)))
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Trajectory:
@@ -536,8 +583,23 @@ def _diagnostics(B, w, B_star, alpha):
     return subspace_distance(B, B_star[None]), conditioning, np.linalg.norm(w, axis=-1)
 
 
-def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None, m_in=None, m_out=None,
-          sigma=0.0, learn_head=True, record_every=1):
+def train(
+    methods,
+    B_star,
+    B0,
+    alpha,
+    beta,
+    iterations,
+    rng,
+    n,
+    mu=1.0,
+    w0=None,
+    m_in=None,
+    m_out=None,
+    sigma=0.0,
+    learn_head=True,
+    record_every=1,
+):
     """Run meta-training for several methods on shared tasks, vectorized over trials (eq. `eq-outer-step`).
 
     Every outer iteration draws ``n`` fresh tasks per trial (and, with finite samples, fresh batches) and
@@ -587,7 +649,9 @@ def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None,
     B_star = as_array("B_star", B_star, ndim=3)
     B0 = as_array("B0", B0, ndim=3)
     if B0.shape != B_star.shape:
-        raise ValueError(f"B0 must have the shape of B_star {B_star.shape}, got {B0.shape}")
+        raise ValueError(
+            f"B0 must have the shape of B_star {B_star.shape}, got {B0.shape}"
+        )
     trials, d, k = B_star.shape
     if k > d:
         raise ValueError(f"k must not exceed d, got k={k} > d={d}")
@@ -599,16 +663,23 @@ def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None,
     if np.ndim(mu):
         mus = as_array("mu", mu, ndim=1)
         if mus.shape != (trials,):
-            raise ValueError(f"mu must be a number or have one value per trial, shape {(trials,)}; got {mus.shape}")
+            raise ValueError(
+                f"mu must be a number or have one value per trial, shape {(trials,)}; got {mus.shape}"
+            )
     else:
         mus = [mu] * trials
-    scales = np.stack([head_scales(k, value) for value in mus])             # (trials, k)
+    scales = np.stack([head_scales(k, value) for value in mus])  # (trials, k)
     sigma = check_nonnegative_float("sigma", sigma)
     if (m_in is None) != (m_out is None):
-        raise ValueError("give both m_in and m_out (finite samples) or neither (population losses)")
+        raise ValueError(
+            "give both m_in and m_out (finite samples) or neither (population losses)"
+        )
     finite = m_in is not None
     if finite:
-        m_in, m_out = check_positive_int("m_in", m_in), check_positive_int("m_out", m_out)
+        m_in, m_out = (
+            check_positive_int("m_in", m_in),
+            check_positive_int("m_out", m_out),
+        )
     w0 = np.zeros((trials, k)) if w0 is None else as_array("w0", w0, ndim=2)
     if w0.shape != (trials, k):
         raise ValueError(f"w0 must have shape {(trials, k)}, got {w0.shape}")
@@ -617,7 +688,7 @@ def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None,
     B = np.broadcast_to(B0, (M, trials, d, k)).copy()
     w = np.broadcast_to(w0, (M, trials, k)).copy()
     start_norm = np.linalg.norm(B0, axis=(-2, -1)) + np.linalg.norm(w0, axis=-1) + 1.0
-    limit = BLOWUP_FACTOR * start_norm                                      # (trials,)
+    limit = BLOWUP_FACTOR * start_norm  # (trials,)
     running = np.ones((M, trials), dtype=bool)
     stopped_at = np.full((M, trials), -1)
     recorded = sorted(set(range(0, T + 1, record_every)) | {T})
@@ -639,15 +710,29 @@ def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None,
         for j, method in enumerate(methods):
             if not running[j].any():
                 continue
-            out_j = _merge_batches(inner, outer) if (finite and method == "avg_loss") else outer
+            out_j = (
+                _merge_batches(inner, outer)
+                if (finite and method == "avg_loss")
+                else outer
+            )
             with np.errstate(over="ignore", invalid="ignore"):
-                G_B, G_w = _average(*_task_gradients(method, B[j][:, None], w[j][:, None, :, None],
-                                                     inner, out_j, alpha))
+                G_B, G_w = _average(
+                    *_task_gradients(
+                        method,
+                        B[j][:, None],
+                        w[j][:, None, :, None],
+                        inner,
+                        out_j,
+                        alpha,
+                    )
+                )
                 B_new = B[j] - beta * G_B
                 w_new = w[j] - beta * G_w if learn_head else w[j]
-                size = np.sqrt(np.einsum("tdk,tdk->t", B_new, B_new)) + np.sqrt(np.einsum("tk,tk->t", w_new, w_new))
-            ok = size < limit                                               # False for NaN and inf too
-            if ok.all() and running[j].all():                               # the usual case: no masking
+                size = np.sqrt(np.einsum("tdk,tdk->t", B_new, B_new)) + np.sqrt(
+                    np.einsum("tk,tk->t", w_new, w_new)
+                )
+            ok = size < limit  # False for NaN and inf too
+            if ok.all() and running[j].all():  # the usual case: no masking
                 B[j], w[j] = B_new, w_new
                 continue
             stopped_at[j, running[j] & ~ok] = t
@@ -664,9 +749,23 @@ def train(methods, B_star, B0, alpha, beta, iterations, rng, n, mu=1.0, w0=None,
 
     inner_gain0 = alpha * np.linalg.eigvalsh(_swap(B0) @ B0)[..., -1].max()
     _warn_divergence(methods, stopped_at, alpha, beta, inner_gain0)
-    params = dict(alpha=alpha, beta=beta, iterations=T, n=n, mu=mu, m_in=m_in, m_out=m_out, sigma=sigma,
-                  learn_head=learn_head, d=d, k=k, trials=trials)
-    return Trajectory(methods, np.array(recorded), dist, cond, hnorm, stopped_at, B, w, params)
+    params = dict(
+        alpha=alpha,
+        beta=beta,
+        iterations=T,
+        n=n,
+        mu=mu,
+        m_in=m_in,
+        m_out=m_out,
+        sigma=sigma,
+        learn_head=learn_head,
+        d=d,
+        k=k,
+        trials=trials,
+    )
+    return Trajectory(
+        methods, np.array(recorded), dist, cond, hnorm, stopped_at, B, w, params
+    )
 
 
 def _warn_divergence(methods, stopped_at, alpha, beta, inner_gain0):
@@ -681,8 +780,10 @@ def _warn_divergence(methods, stopped_at, alpha, beta, inner_gain0):
         if bad.size == 0:
             continue
         if inner_gain0 > 2:
-            advice = (f"lower alpha (={alpha:g}) or rescale B0: the inner step overshoots from the start "
-                      f"(alpha * ||B0||^2 = {inner_gain0:.3g} > 2)")
+            advice = (
+                f"lower alpha (={alpha:g}) or rescale B0: the inner step overshoots from the start "
+                f"(alpha * ||B0||^2 = {inner_gain0:.3g} > 2)"
+            )
         else:
             advice = f"lower beta (the outer step size, now {beta:g})"
         warnings.warn(

@@ -1,4 +1,5 @@
 """Properties of the principal-angle distance (chapter 00, Theorem thm-dist-properties)."""
+
 import numpy as np
 import pytest
 
@@ -21,7 +22,9 @@ def test_orthogonal_subspaces_are_at_distance_one():
 def test_invariant_to_invertible_change_of_basis(rng):
     B, B_star = rng.standard_normal((2, 50, 9, 4))
     G, H = rng.standard_normal((2, 50, 4, 4))
-    np.testing.assert_allclose(subspace_distance(B @ G, B_star @ H), subspace_distance(B, B_star), atol=1e-10)
+    np.testing.assert_allclose(
+        subspace_distance(B @ G, B_star @ H), subspace_distance(B, B_star), atol=1e-10
+    )
 
 
 def test_zero_exactly_when_spans_agree(rng):
@@ -33,7 +36,9 @@ def test_zero_exactly_when_spans_agree(rng):
     for eps in [1e-12, 1e-6, 0.3]:
         tilted = Q[:, :3].copy()
         tilted[:, 0] = np.cos(eps) * Q[:, 0] + np.sin(eps) * Q[:, 3]
-        assert subspace_distance(tilted, Q[:, :3]) == pytest.approx(np.sin(eps), rel=1e-6)
+        assert subspace_distance(tilted, Q[:, :3]) == pytest.approx(
+            np.sin(eps), rel=1e-6
+        )
 
 
 def test_symmetric_and_matches_principal_angles(rng):
@@ -48,13 +53,17 @@ def test_symmetric_and_matches_principal_angles(rng):
 def test_random_orthonormal_is_orthonormal_and_batched(rng):
     U = random_orthonormal(10, 4, rng, size=(3, 2))
     assert U.shape == (3, 2, 10, 4)
-    np.testing.assert_allclose(np.swapaxes(U, -1, -2) @ U, np.broadcast_to(np.eye(4), (3, 2, 4, 4)), atol=1e-12)
+    np.testing.assert_allclose(
+        np.swapaxes(U, -1, -2) @ U, np.broadcast_to(np.eye(4), (3, 2, 4, 4)), atol=1e-12
+    )
 
 
 def test_random_orthonormal_is_uniform(rng):
     """For Haar-distributed U, E[U U^T] = (k/d) I."""
     U = random_orthonormal(5, 2, rng, size=40000)
-    np.testing.assert_allclose(np.mean(U @ np.swapaxes(U, -1, -2), axis=0), 0.4 * np.eye(5), atol=0.01)
+    np.testing.assert_allclose(
+        np.mean(U @ np.swapaxes(U, -1, -2), axis=0), 0.4 * np.eye(5), atol=0.01
+    )
 
 
 @pytest.mark.parametrize(
