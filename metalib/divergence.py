@@ -79,7 +79,8 @@ class BlowupGuard:
         size : array_like
             The watched size of each run, shape of ``start_size``.
         finite : array_like of bool, optional
-            Extra per-run verdict (for example "every parameter is finite"); ``False`` stops the run.
+            Extra per-run verdict (for example "every parameter is finite");
+            ``False`` stops the run.
 
         Returns
         -------

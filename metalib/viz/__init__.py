@@ -1,4 +1,4 @@
-"""The presentation layer of :mod:`metalib`: figures, interactive panels, claims tables, code listings.
+"""The presentation layer of :mod:`metalib`: figures, panels, claims tables, code listings.
 
 This is the only part of the library that imports matplotlib, ipywidgets or IPython. The numeric
 core (the part packages, :mod:`metalib.subspace`, ...) computes arrays; the modules here draw them.
