@@ -188,7 +188,8 @@ def _ledger_table(app, fromdocname):
     }
     summary = _paragraph(
         nodes.Text(
-            f"{number} claims from {len(store)} chapters: {counts['paper']} from the papers "
+            f"{number} claims from {len(store)} chapter{'s' * (len(store) != 1)}: "
+            f"{counts['paper']} from the papers "
             f"and {counts['book']} of the book's own; {counts['asserted']} asserted (the "
             f"book's build fails if one stops holding), {counts['shown']} shown, and "
             f"{number - counts['asserted'] - counts['shown']} not reproduced."
