@@ -29,7 +29,7 @@ def random_mixture(rng, J=4, d=5, spread=True):
     return em.task_mixture(Sigma, 2 * rng.standard_normal((J, d)), w / w.sum(), C)
 
 
-PAPER = dict(
+SETTING = dict(
     rho_H=0.1, rho_E=0.9, p_H=0.5, alpha=1.0
 )  # the digest's worked setting, R_E = 1
 
@@ -172,7 +172,7 @@ def test_two_cluster_worked_numbers():
     """The digest's table (alpha = 1, rho_H = 0.1, rho_E = 0.9, p_H = 1/2, R_E = 1, population)."""
     R_H = np.array([0.1, 0.5, 1, 2, 0.1, 0.1, 0.1])
     D = np.array([5, 5, 5, 5, 2, 1, 0.5])
-    res = em.two_cluster(R_H, D, d=10, **PAPER)
+    res = em.two_cluster(R_H, D, d=10, **SETTING)
     np.testing.assert_allclose(
         res.gain, [7.783, 7.214, 5.923, 3.689, 6.458, 4.216, 2.217], atol=6e-4
     )
@@ -180,7 +180,7 @@ def test_two_cluster_worked_numbers():
     np.testing.assert_allclose(res.omega_erm[0], 0.1)
     np.testing.assert_allclose(res.omega_maml[0], 0.9)
     steps = [
-        float(em.two_cluster(0.1, 5.0, d=10, N=N, **PAPER).gain) for N in (1, 2, 3)
+        float(em.two_cluster(0.1, 5.0, d=10, N=N, **SETTING).gain) for N in (1, 2, 3)
     ]
     np.testing.assert_allclose(steps, [7.7825, 444.16, 1940.6], rtol=2e-4)
 
@@ -204,7 +204,7 @@ def test_one_step_solvable_easy_tasks_and_many_steps_limit():
     exact = em.two_cluster(0.1, 5.0, rho_H=0.1, rho_E=1.0, p_H=0.5, alpha=1.0, d=10)
     assert float(exact.gain) == pytest.approx(1 + (1 - om) ** 2 * 25 / 0.01, rel=1e-12)
     assert float(exact.gain) == pytest.approx(2067.1, abs=0.05)
-    limit = em.two_cluster(0.1, 5.0, d=10, N=60, **PAPER)
+    limit = em.two_cluster(0.1, 5.0, d=10, N=60, **SETTING)
     assert float(limit.gain) == pytest.approx(1 + 0.9**2 * 25 / 0.01, rel=1e-6)
 
 
@@ -305,8 +305,8 @@ def test_representation_step_has_effective_dimension_k(rng):
     d, k, tau = 12, 2, 6
     basis = np.linalg.qr(rng.standard_normal((d, k)))[0]
     mix = em.two_cluster_mixture(d, 0.1, 0.9, 0.5, 0.3, 1.0, 3.0, basis=basis)
-    res_k = em.two_cluster(0.3, 3.0, d=k, tau=tau, sigma=0.3, **PAPER)
-    res_d = em.two_cluster(0.3, 3.0, d=d, tau=tau, sigma=0.3, **PAPER)
+    res_k = em.two_cluster(0.3, 3.0, d=k, tau=tau, sigma=0.3, **SETTING)
+    res_d = em.two_cluster(0.3, 3.0, d=d, tau=tau, sigma=0.3, **SETTING)
     c_H = mix.centers[0]
     thetas = [float(res_k.omega_erm) * c_H, float(res_k.omega_maml) * c_H]
     sim = em.simulate_adaptation(
