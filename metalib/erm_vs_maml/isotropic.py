@@ -23,7 +23,12 @@ from ..validation import (
     check_positive_float,
     check_positive_int,
 )
-from .model import _check_tau_array, _nonnegative_array, _positive_array
+from .model import (
+    _check_tau_array,
+    _check_tau_train,
+    _nonnegative_array,
+    _positive_array,
+)
 
 __all__ = [
     "isotropic_weight",
@@ -120,6 +125,19 @@ class TwoCluster:
     loss_erm: np.ndarray
     loss_maml: np.ndarray
 
+    def __post_init__(self):
+        shape = np.shape(self.omega_erm)
+        for name in ("omega_maml", "loss_erm", "loss_maml"):
+            if np.shape(getattr(self, name)) != shape:
+                raise ValueError(
+                    f"{name} must have the shape of omega_erm {shape}, "
+                    f"got {np.shape(getattr(self, name))}"
+                )
+        for name in ("loss_erm", "loss_maml"):
+            value = np.asarray(getattr(self, name), dtype=float)
+            if np.any(np.isnan(value)) or np.any(value < 0):
+                raise ValueError(f"{name} must hold non-negative losses")
+
     @property
     def difference(self):
         """``E(theta_ERM) - E(theta_MAML)``."""
@@ -193,11 +211,20 @@ def two_cluster(
         raise ValueError(f"p_H must lie in (0, 1), got {p_H!r}")
     rho_H, rho_E = _positive_array("rho_H", rho_H), _positive_array("rho_E", rho_E)
     tau = _check_tau_array("tau", tau)
-    tau_train = (
-        tau
-        if isinstance(tau_train, str) and tau_train == "test"
-        else _check_tau_array("tau_train", tau_train)
-    )
+    tau_train = _check_tau_train(tau_train, tau)
+    if tau_train is not tau:
+        tau_train = _check_tau_array("tau_train", tau_train)
+    sigma = check_nonnegative_float("sigma", sigma)
+    alpha = _positive_array("alpha", alpha)
+    named = dict(R_H=R_H, D=D, R_E=R_E, p_H=p_H, rho_H=rho_H, rho_E=rho_E, alpha=alpha)
+    named |= dict(tau=np.asarray(tau), tau_train=np.asarray(tau_train))
+    try:
+        np.broadcast(*named.values())
+    except ValueError:
+        shapes = ", ".join(f"{k} {np.shape(v)}" for k, v in named.items())
+        raise ValueError(
+            f"the array arguments must broadcast together; got {shapes}"
+        ) from None
     p_E = 1 - p_H
     a_H, a_E = (
         isotropic_weight(rho_H, alpha, d, N, tau),
