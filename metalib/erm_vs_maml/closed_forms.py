@@ -26,7 +26,7 @@ from ..validation import (
     check_positive_float,
     check_same,
 )
-from .model import METHODS, _check_mixture, _check_tau
+from .model import METHODS, _check_mixture, _check_square, _check_tau, _check_tau_train
 
 __all__ = [
     "adaptation_matrix",
@@ -70,7 +70,7 @@ def adaptation_matrix(Sigma, alpha, N=1, tau=None):
     -------
     A : ndarray, shape (..., d, d)
     """
-    Sigma = as_array("Sigma", Sigma, min_ndim=2)
+    Sigma = _check_square("Sigma", as_array("Sigma", Sigma, min_ndim=2))
     alpha = check_positive_float("alpha", alpha)
     N = check_nonnegative_int("N", N)
     tau = _check_tau("tau", tau)
@@ -84,7 +84,9 @@ def adaptation_matrix(Sigma, alpha, N=1, tau=None):
     d = Sigma.shape[-1]
     P = np.linalg.matrix_power(np.eye(d) - alpha * Sigma, N)
     A = P @ Sigma @ P
-    if np.isfinite(tau):  # the variance of a step on tau samples, eq-adaptation-matrix-tau
+    if np.isfinite(
+        tau
+    ):  # the variance of a step on tau samples, eq-adaptation-matrix-tau
         S2 = Sigma @ Sigma
         trace = np.trace(S2, axis1=-2, axis2=-1)[..., None, None]
         A = A + alpha**2 / tau * (S2 @ Sigma + trace * Sigma)
@@ -112,7 +114,7 @@ def noise_floor(Sigma, alpha, sigma, N=1, tau=None):
     -------
     ndarray, shape (...)
     """
-    Sigma = as_array("Sigma", Sigma, min_ndim=2)
+    Sigma = _check_square("Sigma", as_array("Sigma", Sigma, min_ndim=2))
     alpha = check_positive_float("alpha", alpha)
     sigma = check_nonnegative_float("sigma", sigma)
     N = check_nonnegative_int("N", N)
@@ -319,6 +321,13 @@ class Comparison:
     loss_erm: float
     loss_maml: float
 
+    def __post_init__(self):
+        theta_erm = as_array("theta_erm", self.theta_erm, ndim=1)
+        theta_maml = as_array("theta_maml", self.theta_maml, ndim=1)
+        check_same("d", "theta_erm", theta_erm.size, "theta_maml", theta_maml.size)
+        check_nonnegative_float("loss_erm", self.loss_erm)
+        check_nonnegative_float("loss_maml", self.loss_maml)
+
     @property
     def difference(self):
         """``E(theta_ERM) - E(theta_MAML)``."""
@@ -351,7 +360,7 @@ def compare_erm_maml(mixture, alpha, N=1, tau=None, tau_train="test", sigma=0.0)
     -------
     Comparison
     """
-    tau_train = tau if isinstance(tau_train, str) and tau_train == "test" else tau_train
+    tau_train = _check_tau_train(tau_train, tau)
     th_e, th_m = theta_erm(mixture), theta_maml(mixture, alpha, N, tau_train)
     losses = post_adaptation_loss(np.stack([th_e, th_m]), mixture, alpha, N, tau, sigma)
     return Comparison(th_e, th_m, float(losses[0]), float(losses[1]))

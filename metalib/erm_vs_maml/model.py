@@ -65,11 +65,35 @@ def _check_tau(name, tau):
     return float(check_positive_int(name, tau))
 
 
+def _check_tau_train(tau_train, tau):
+    """MAML's training sample size: ``"test"`` (the test-time ``tau``), ``None`` or a size."""
+    if isinstance(tau_train, str):
+        if tau_train != "test":
+            raise ValueError(
+                f'tau_train must be "test", None or a positive sample size, got {tau_train!r}'
+            )
+        return tau
+    return tau_train
+
+
+def _check_square(name, arr):
+    if arr.shape[-1] != arr.shape[-2]:
+        raise ValueError(
+            f"{name} must be square in its last two dimensions, got shape {arr.shape}"
+        )
+    return arr
+
+
 def _check_tau_array(name, tau):
     """Like :func:`_check_tau`, but an array of sample sizes (``inf`` allowed) is accepted too."""
     if tau is None:
         return np.inf
-    arr = np.asarray(tau, dtype=float)
+    try:
+        arr = np.asarray(tau, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be a sample size or an array of them, got {tau!r}"
+        ) from exc
     if arr.size == 0 or np.any(np.isnan(arr)) or np.any(arr <= 0):
         raise ValueError(
             f"{name} must be positive (numpy.inf for the population gradient), got {tau!r}"
@@ -144,6 +168,24 @@ class TaskMixture:
         """Dimension of the parameters."""
         return self.centers.shape[-1]
 
+    def __post_init__(self):
+        Sigma, centers = np.asarray(self.Sigma), np.asarray(self.centers)
+        spread, weights = np.asarray(self.spread_cov), np.asarray(self.weights)
+        if Sigma.ndim != 3 or Sigma.shape[1] != Sigma.shape[2]:
+            raise ValueError(f"Sigma must have shape (J, d, d), got {Sigma.shape}")
+        if centers.shape != Sigma.shape[:2]:
+            raise ValueError(
+                f"centers must have shape (J, d) = {Sigma.shape[:2]}, got {centers.shape}"
+            )
+        if spread.shape != Sigma.shape:
+            raise ValueError(
+                f"spread_cov must have the shape of Sigma {Sigma.shape}, got {spread.shape}"
+            )
+        if weights.shape != Sigma.shape[:1]:
+            raise ValueError(
+                f"weights must have shape (J,) = {Sigma.shape[:1]}, got {weights.shape}"
+            )
+
     @property
     def J(self):
         """Number of clusters."""
@@ -209,6 +251,8 @@ def empirical_mixture(Sigma, theta_star, weights=None):
     """
     theta_star = as_array("theta_star", theta_star, ndim=2)
     n = theta_star.shape[0]
+    Sigma = as_array("Sigma", Sigma, ndim=3)
+    check_same("n (number of tasks)", "Sigma", Sigma.shape[0], "theta_star", n)
     weights = np.full(n, 1.0 / n) if weights is None else weights
     return task_mixture(Sigma, theta_star, weights)
 
@@ -339,10 +383,19 @@ def sample_gram_factor(rng, tau, d, size=()):
     S : ndarray, shape (*size, d, min(tau, d))
     """
     rng = check_rng("rng", rng)
+    if not isinstance(size, tuple):
+        raise TypeError(
+            f"size must be a tuple of batch sizes, got {type(size).__name__}"
+        )
+    size = tuple(check_positive_int("size", s) for s in size)
     tau, d = check_positive_int("tau", tau), check_positive_int("d", d)
     if tau < d:
         return transpose(rng.standard_normal((*size, tau, d)))
-    L = np.tril(rng.standard_normal((*size, d, d)), k=-1)
+    L = np.zeros((*size, d, d))
+    rows, cols = np.tril_indices(
+        d, k=-1
+    )  # only the entries below the diagonal are drawn
+    L[..., rows, cols] = rng.standard_normal((*size, rows.size))
     idx = np.arange(d)
     L[..., idx, idx] = np.sqrt(rng.chisquare(tau - idx, size=(*size, d)))
     return L

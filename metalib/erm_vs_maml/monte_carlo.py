@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..linalg import transpose
 from ..validation import (
     as_array,
+    check_in_range,
     check_nonnegative_float,
     check_nonnegative_int,
     check_positive_float,
@@ -47,6 +49,20 @@ class AdaptationSample:
     losses: np.ndarray
     cluster: np.ndarray
 
+    def __post_init__(self):
+        losses = np.asarray(self.losses)
+        if losses.ndim != 2 or losses.shape[1] < 2:
+            raise ValueError(
+                f"losses must have shape (M, n) with n >= 2, got {losses.shape}"
+            )
+        if np.shape(self.cluster) != losses.shape[1:]:
+            raise ValueError(
+                f"cluster must have shape (n,) = {losses.shape[1:]}, got {np.shape(self.cluster)}"
+            )
+
+    def _index(self, name, value):
+        return check_in_range(name, value, 0, self.losses.shape[0] - 1, integer=True)
+
     @property
     def n(self):
         """Number of simulated tasks."""
@@ -63,6 +79,7 @@ class AdaptationSample:
     def difference(self, a=0, b=1):
         """Mean of ``losses[a] - losses[b]`` and its standard error (paired: common random
         numbers)."""
+        a, b = self._index("a", a), self._index("b", b)
         diff = self.losses[a] - self.losses[b]
         return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(self.n))
 
@@ -71,6 +88,7 @@ class AdaptationSample:
 
         For ``R = mu_a / mu_b``, ``Var(R_hat) ~ Var(l_a - R l_b) / (n mu_b^2)``.
         """
+        a, b = self._index("a", a), self._index("b", b)
         mu_a, mu_b = self.losses[a].mean(), self.losses[b].mean()
         r = mu_a / mu_b
         se = np.std(self.losses[a] - r * self.losses[b], ddof=1) / (
@@ -153,31 +171,40 @@ def simulate_adaptation(
                 "basis must have orthonormal columns (shape (d, k), k <= d)"
             )
         P = basis @ basis.T
+    # isotropic clusters (Sigma_j = s_j I, the book's two-cluster mixture) multiply by scalars
+    scale = np.einsum("jdd->j", mixture.Sigma) / d
+    isotropic = np.allclose(
+        mixture.Sigma, scale[:, None, None] * np.eye(d), rtol=0, atol=1e-14
+    )
     root = _psd_factor(mixture.Sigma)  # Sigma^{1/2}, (J, d, d)
     losses, clusters = [], []
     for start in range(0, n_tasks, chunk):
         n = min(chunk, n_tasks - start)
         cluster, theta_star = sample_tasks(rng, mixture, n)
-        Sig, Rt = mixture.Sigma[cluster], root[cluster]  # (n, d, d)
+        if isotropic:
+            Sig = scale[cluster][:, None, None]  # (n, 1, 1), broadcasts as s_j I
+            Rt = np.sqrt(Sig)
+        else:
+            Sig, Rt = mixture.Sigma[cluster], root[cluster]  # (n, d, d)
         e = thetas[:, None, :] - theta_star  # (M, n, d)
         if np.isfinite(tau):
             S = sample_gram_factor(rng, int(tau), d, (n,))  # (n, d, r)
-            RS = Rt @ S  # X^T X = RS RS^T, X^T z = RS g
+            RS = Rt * S if isotropic else Rt @ S  # X^T X = RS RS^T, X^T z = RS g
             noise = (
                 sigma * (RS @ rng.standard_normal((n, S.shape[-1], 1)))[..., 0] / tau
             )
+        e = e[..., None]  # (M, n, d, 1): batched matrix products below
+        if np.isfinite(tau):
+            RS_T = transpose(RS)
         for _ in range(N):
             if np.isfinite(tau):  # Sigma_hat e - X^T z sigma / tau
-                grad = (
-                    np.einsum("ndr,mnr->mnd", RS, np.einsum("ndr,mnd->mnr", RS, e))
-                    / tau
-                    - noise
-                )
+                grad = RS @ (RS_T @ e) / tau - noise[..., None]
             else:
-                grad = np.einsum("nde,mne->mnd", Sig, e)
+                grad = Sig * e if isotropic else Sig @ e
             if P is not None:
-                grad = grad @ P
+                grad = P @ grad
             e = e - alpha * grad
-        losses.append(0.5 * np.einsum("mnd,nde,mne->mn", e, Sig, e))
+        curv_e = Sig * e if isotropic else Sig @ e
+        losses.append(0.5 * np.sum(e * curv_e, axis=(-2, -1)))
         clusters.append(cluster)
     return AdaptationSample(np.concatenate(losses, axis=1), np.concatenate(clusters))

@@ -35,7 +35,14 @@ from ..validation import (
     check_rng,
     check_same,
 )
-from .model import LABELS, METHODS, _check_mixture, _psd_factor, sample_tasks
+from .model import (
+    LABELS,
+    METHODS,
+    _check_mixture,
+    _psd_factor,
+    sample_gram_factor,
+    sample_tasks,
+)
 
 __all__ = [
     "inner_loop",
@@ -186,6 +193,11 @@ class GDResult:
     grad_norm: float
     converged: bool
 
+    def __post_init__(self):
+        as_array("theta", self.theta, ndim=1, finite=False)
+        check_nonnegative_int("iterations", self.iterations)
+        check_nonnegative_float("grad_norm", self.grad_norm)
+
 
 def fit_gradient_descent(
     method, mixture, beta, alpha=None, N=1, theta0=None, tol=1e-12, max_iter=100_000
@@ -275,19 +287,43 @@ class SGDRun:
     stopped_at: np.ndarray
     params: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        M = len(self.methods)
+        for name in ("theta_avg", "theta_last", "path", "stopped_at"):
+            shape = np.shape(getattr(self, name))
+            if len(shape) < 2 or shape[0] != M:
+                raise ValueError(
+                    f"{name} must have a leading axis of length {M} (one per method), "
+                    f"got shape {shape}"
+                )
+
     def series(self, method, what="theta_avg"):
         """``what`` (an attribute with a leading method axis) for ``method``."""
+        check_choice("method", method, self.methods)
+        check_choice("what", what, ("theta_avg", "theta_last", "path", "stopped_at"))
         return getattr(self, what)[self.methods.index(method)]
 
 
-def _sample_batches(rng, mixture, roots, trials, n, m, sigma, theta_star, cluster):
-    X = (
-        rng.standard_normal((trials, n, m, mixture.d)) @ roots[cluster]
-    )  # rows ~ N(0, Sigma_j)
-    y = (X @ theta_star[..., None])[..., 0]
-    if sigma > 0:
-        y = y + sigma * rng.standard_normal(y.shape)
-    return X, y
+def _batch_statistics(rng, roots, m, sigma, shape):
+    """The two statistics a gradient step on ``m`` samples of each task uses, drawn exactly.
+
+    For a batch ``X`` (rows ``x ~ N(0, Sigma)``) and labels ``y = X theta_star + sigma z``, the
+    gradient
+    of the empirical loss at ``theta`` is ``X^T (X theta - y) / m = Sigma_hat e - X^T z sigma / m``
+    with
+    ``e = theta - theta_star``. With ``X = G Sigma^{1/2}`` and the factor ``S`` of
+    :func:`sample_gram_factor`, ``(X^T X, X^T z)`` has the law of ``(R S S^T R, R S g)``,
+    ``R = Sigma^{1/2}``, so the cost does not grow with ``m``.
+
+    Returns ``Sigma_hat`` of shape ``(*shape, d, d)`` and the noise term ``X^T z sigma / m`` of
+    shape
+    ``(*shape, d)``.
+    """
+    d = roots.shape[-1]
+    RS = roots @ sample_gram_factor(rng, m, d, shape)  # (*shape, d, r)
+    sigma_hat = RS @ transpose(RS) / m
+    noise = sigma * (RS @ rng.standard_normal((*shape, RS.shape[-1], 1)))[..., 0] / m
+    return sigma_hat, noise
 
 
 def train_sgd(
@@ -361,6 +397,11 @@ def train_sgd(
         When a run blows up; it is stopped there and the warning names the step size to lower.
     """
     rng = check_rng("rng", rng)
+    if isinstance(methods, str):
+        raise TypeError(
+            f"methods must be a sequence of method names, for example ({methods!r},); "
+            f"got the string {methods!r}"
+        )
     methods = tuple(check_choice("method", m, METHODS) for m in methods)
     if not methods:
         raise ValueError("methods must name at least one method")
@@ -397,35 +438,37 @@ def train_sgd(
     path = np.full((M, trials, len(recorded), d), np.nan)
     path[:, :, 0] = theta
     column = 1
+    # tasks and batch statistics are drawn for blocks of iterations at once (fewer calls)
+    block = int(max(1, min(64, T, 2**21 // (trials * n * d * d))))
     for t in range(1, T + 1):
-        cluster, theta_star = sample_tasks(rng, mixture, (trials, n))
-        X_in, y_in = _sample_batches(
-            rng, mixture, roots, trials, n, m_in, sigma, theta_star, cluster
-        )
-        X_out, y_out = _sample_batches(
-            rng, mixture, roots, trials, n, m_out, sigma, theta_star, cluster
-        )
+        b = (t - 1) % block
+        if b == 0:
+            size = (min(block, T - t + 1), trials, n)
+            cluster_b, star_b = sample_tasks(rng, mixture, size)
+            S_in_b, z_in_b = _batch_statistics(rng, roots[cluster_b], m_in, sigma, size)
+            S_out_b, z_out_b = _batch_statistics(
+                rng, roots[cluster_b], m_out, sigma, size
+            )
+        theta_star, S_in, z_in = star_b[b], S_in_b[b], z_in_b[b]
+        S_out, z_out = S_out_b[b], z_out_b[b]
         new = np.empty_like(theta)
         for j, method in enumerate(methods):
-            th = theta[j][:, None, :, None]  # (trials, 1, d, 1)
+            e = (theta[j][:, None, :] - theta_star)[..., None]  # (trials, n, d, 1)
             with np.errstate(over="ignore", invalid="ignore"):
-                if method == "erm":
-                    X = np.concatenate([X_in, X_out], axis=-2)
-                    y = np.concatenate([y_in, y_out], axis=-1)[..., None]
-                    g = transpose(X) @ (X @ th - y) / X.shape[-2]
+                if method == "erm":  # both batches together
+                    S = (m_in * S_in + m_out * S_out) / (m_in + m_out)
+                    z = (m_in * z_in + m_out * z_out) / (m_in + m_out)
+                    g = S @ e - z[..., None]
                 else:
-                    th_n = np.broadcast_to(th, (trials, n, d, 1))
+                    # region: sgd-maml-gradient
+                    for _ in range(N):  # inner steps on the inner batch
+                        e = e - alpha * (S_in @ e - z_in[..., None])
+                    # the outer gradient on the outer batch, then back through the
+                    # inner steps: multiply N times by (I - alpha S_in)
+                    g = S_out @ e - z_out[..., None]
                     for _ in range(N):
-                        th_n = (
-                            th_n
-                            - alpha
-                            * transpose(X_in)
-                            @ (X_in @ th_n - y_in[..., None])
-                            / m_in
-                        )
-                    g = transpose(X_out) @ (X_out @ th_n - y_out[..., None]) / m_out
-                    for _ in range(N):
-                        g = g - alpha * transpose(X_in) @ (X_in @ g) / m_in
+                        g = g - alpha * S_in @ g
+                    # endregion: sgd-maml-gradient
                 new[j] = theta[j] - beta * g[..., 0].mean(axis=1)
         with np.errstate(over="ignore", invalid="ignore"):
             size = np.linalg.norm(new, axis=-1)
