@@ -84,9 +84,8 @@ def adaptation_matrix(Sigma, alpha, N=1, tau=None):
     d = Sigma.shape[-1]
     P = np.linalg.matrix_power(np.eye(d) - alpha * Sigma, N)
     A = P @ Sigma @ P
-    if np.isfinite(
-        tau
-    ):  # the variance of a step on tau samples, eq-adaptation-matrix-tau
+    # eq-adaptation-matrix-tau: the variance of a step on tau samples
+    if np.isfinite(tau):
         S2 = Sigma @ Sigma
         trace = np.trace(S2, axis1=-2, axis2=-1)[..., None, None]
         A = A + alpha**2 / tau * (S2 @ Sigma + trace * Sigma)

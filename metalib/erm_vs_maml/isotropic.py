@@ -275,10 +275,11 @@ def two_cluster(
 def sample_size_thresholds(d, rho_H, rho_E, p_H, alpha):
     """The sample sizes of {prf:ref}`prop-three-sample-sizes` for the two-cluster mixture, one step.
 
-    With ``s = alpha (rho_H + rho_E)``, ``b_g = (1 - alpha rho_g)^2`` and
+    With ``kappa = alpha (rho_H + rho_E)``, ``b_g = (1 - alpha rho_g)^2`` and
     ``v_g = alpha^2 rho_g^2 (d + 1)``:
 
-    * ``tau_0 = (d + 1) s / (2 - s)``, where sample-aware MAML ties with ERM (eq. `eq-tau-zero`);
+    * ``tau_0 = (d + 1) kappa / (2 - kappa)``, where sample-aware MAML ties with ERM (eq.
+    `eq-tau-zero`);
     * ``tau_cross``, above which population-trained MAML beats ERM (eq. `eq-tau-cross`), with the
       midpoint ``omega_mid = (omega_MAML(inf) + omega_ERM) / 2`` of the segment;
     * ``tau_star = (d + 1) alpha^2 rho_E^2 / (1 - alpha rho_E)^2`` (eq. `eq-tau-star`).
@@ -309,7 +310,7 @@ def sample_size_thresholds(d, rho_H, rho_E, p_H, alpha):
     if p_H in (0.0, 1.0):
         raise ValueError(f"p_H must lie in (0, 1), got {p_H!r}")
     p_E = 1 - p_H
-    s = alpha * (rho_H + rho_E)
+    kappa = alpha * (rho_H + rho_E)
     b_H, b_E = (1 - alpha * rho_H) ** 2, (1 - alpha * rho_E) ** 2
     v_H, v_E = (alpha**2 * r**2 * (d + 1) for r in (rho_H, rho_E))
     omega_erm = p_H * rho_H / (p_H * rho_H + p_E * rho_E)
@@ -319,7 +320,7 @@ def sample_size_thresholds(d, rho_H, rho_E, p_H, alpha):
         p_H * rho_H * (1 - mid) * b_H - p_E * rho_E * mid * b_E
     )
     return dict(
-        tau_0=(d + 1) * s / (2 - s),
+        tau_0=(d + 1) * kappa / (2 - kappa),
         tau_cross=float(tau_cross),
         tau_star=(d + 1) * alpha**2 * rho_E**2 / b_E,
         omega_mid=float(mid),

@@ -349,8 +349,12 @@ def sample_tasks(rng, mixture, n):
         else tuple(check_positive_int("n", s) for s in n)
     )
     cluster = rng.choice(mixture.J, size=size, p=mixture.weights)
-    factor = _psd_factor(mixture.spread_cov)[cluster]  # (*size, d, d)
-    xi = (factor @ rng.standard_normal((*size, mixture.d, 1)))[..., 0]
+    factor = _psd_factor(mixture.spread_cov)  # (J, d, d)
+    z = rng.standard_normal((*size, mixture.d))
+    xi = np.empty_like(z)
+    for j in range(mixture.J):  # one matrix product per cluster, not one per task
+        mask = cluster == j
+        xi[mask] = z[mask] @ transpose(factor[j])
     return cluster, mixture.centers[cluster] + xi
 
 

@@ -201,8 +201,8 @@ def simulate_adaptation(
                 grad = RS @ (RS_T @ e) / tau - noise[..., None]
             else:
                 grad = Sig * e if isotropic else Sig @ e
-            if P is not None:
-                grad = P @ grad
+            if P is not None:  # one matrix product for all tasks (P is symmetric)
+                grad = (grad[..., 0] @ P)[..., None]
             e = e - alpha * grad
         curv_e = Sig * e if isotropic else Sig @ e
         losses.append(0.5 * np.sum(e * curv_e, axis=(-2, -1)))
