@@ -1,9 +1,13 @@
 """ERM versus MAML on tasks of mixed hardness (chapters 10 and 11, collins2020).
 
-Monte-Carlo tolerances. A Monte-Carlo mean of n i.i.d. draws has standard error s / sqrt(n), with s the
-sample standard deviation; we accept a deviation of Z = 4.5 standard errors from the closed form. Under the
-central limit theorem a correct formula fails one such comparison with probability about 7e-6, while a wrong
-variance term (the quantities we check) moves the mean by many standard errors at the sample sizes used. The
+Monte-Carlo tolerances. A Monte-Carlo mean of n i.i.d. draws has standard error s / sqrt(n), with s
+the
+sample standard deviation; we accept a deviation of Z = 4.5 standard errors from the closed form.
+Under the
+central limit theorem a correct formula fails one such comparison with probability about 7e-6,
+while a wrong
+variance term (the quantities we check) moves the mean by many standard errors at the sample sizes
+used. The
 seeds are fixed, so the tests are deterministic.
 """
 
@@ -19,7 +23,8 @@ Z = 4.5
 
 
 def random_mixture(rng, J=4, d=5, spread=True):
-    """A general mixture: random covariances (alpha * lambda_max <= 0.9 for alpha = 1), centers and spreads."""
+    """A general mixture: random covariances (alpha * lambda_max <= 0.9 for alpha = 1), centers and
+    spreads."""
     Q = rng.standard_normal((J, d, d))
     Sigma = np.einsum("jab,jcb->jac", Q, Q) / d + 0.05 * np.eye(d)
     Sigma *= 0.9 / np.linalg.eigvalsh(Sigma)[:, -1][:, None, None]
@@ -34,9 +39,9 @@ SETTING = dict(
 )  # the book's worked setting, R_E = 1
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Objectives, gradients and closed forms
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("N", [0, 1, 2, 3])
@@ -53,7 +58,8 @@ def test_meta_gradient_matches_finite_differences(rng, N):
 
 @pytest.mark.parametrize("N", [0, 1, 2, 4])
 def test_inner_loop_objective_equals_closed_form(rng, N):
-    """Running the inner loop (meta_objective) and the matrix A of eq-adaptation-matrix give the same loss."""
+    """Running the inner loop (meta_objective) and the matrix A of eq-adaptation-matrix give the
+    same loss."""
     mix = random_mixture(rng)
     theta = rng.standard_normal((7, mix.d))
     np.testing.assert_allclose(
@@ -239,9 +245,9 @@ def test_gain_bound(rng):
     assert np.all(res.gain <= 1 + a_bar * D**2 / (0.4 * a_H * R_H**2) + 1e-12)
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Monte Carlo against closed forms
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def test_monte_carlo_gain_matches_closed_form_population(rng):
@@ -263,7 +269,8 @@ def test_monte_carlo_gain_matches_closed_form_population(rng):
 
 @pytest.mark.parametrize("tau", [3, 8, 25, 400])
 def test_monte_carlo_matches_closed_form_finite_tau(rng, tau):
-    """tau < d uses explicit samples, tau >= d the Bartlett sampler; both must give eq-adaptation-matrix-tau."""
+    """tau < d uses explicit samples, tau >= d the Bartlett sampler; both must give
+    eq-adaptation-matrix-tau."""
     mix = random_mixture(rng, J=3, d=8)
     comp = em.compare_erm_maml(mix, 1.0, 1, tau, sigma=0.5)
     sim = em.simulate_adaptation(
@@ -286,7 +293,8 @@ def test_population_limit_of_the_simulator(rng):
 
 
 def test_gaussian_fourth_moment_by_explicit_samples(rng):
-    """E[(I - a S_hat) Sigma (I - a S_hat)] from explicit Gaussian batches, against eq-adaptation-matrix-tau."""
+    """E[(I - a S_hat) Sigma (I - a S_hat)] from explicit Gaussian batches, against
+    eq-adaptation-matrix-tau."""
     d, tau, alpha, draws = 4, 6, 0.7, 100_000
     Q = rng.standard_normal((d, d))
     Sigma = Q @ Q.T / d + 0.2 * np.eye(d)
@@ -313,7 +321,8 @@ def test_gram_factor_has_wishart_moments(rng, tau, d):
     eye = np.eye(d)
     assert np.all(np.abs(W.mean(0) - tau * eye) < Z * W.std(0, ddof=1) / np.sqrt(draws))
     var = W.var(0, ddof=1)
-    # the variance of a sample variance of W_ab has standard error ~ sqrt(Var(W_ab^2) / draws); use a 10% band
+    # the variance of a sample variance of W_ab has standard error ~ sqrt(Var(W_ab^2) / draws);
+    # use a 10% band
     np.testing.assert_allclose(var, tau * (1 + eye), rtol=0.1)
     v = (S @ rng.standard_normal((draws, S.shape[-1], 1)))[..., 0]
     cov = v.T @ v / draws
@@ -321,7 +330,8 @@ def test_gram_factor_has_wishart_moments(rng, tau, d):
 
 
 def test_representation_step_has_effective_dimension_k(rng):
-    """Adapting in a k-dim subspace of R^d behaves as the d = k closed form (eq-representation-step)."""
+    """Adapting in a k-dim subspace of R^d behaves as the d = k closed form
+    (eq-representation-step)."""
     d, k, tau = 12, 2, 6
     basis = np.linalg.qr(rng.standard_normal((d, k)))[0]
     mix = em.two_cluster_mixture(d, 0.1, 0.9, 0.5, 0.3, 1.0, 3.0, basis=basis)
@@ -342,7 +352,8 @@ def test_representation_step_has_effective_dimension_k(rng):
 
 
 def test_sgd_training_finds_the_closed_forms(rng):
-    """Averaged SGD iterates of 12 independent runs scatter around the closed forms (t-type tolerance)."""
+    """Averaged SGD iterates of 12 independent runs scatter around the closed forms (t-type
+    tolerance)."""
     mix = em.two_cluster_mixture(3, 0.1, 0.9, 0.5, 0.5, 1.0, 3.0)
     m_in = 4
     run = em.train_sgd(
@@ -373,9 +384,9 @@ def test_sgd_training_finds_the_closed_forms(rng):
     )
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Divergence and bad input
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 
 
 def test_gradient_descent_divergence_warns_and_names_beta(rng):
