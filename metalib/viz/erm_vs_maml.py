@@ -35,7 +35,6 @@ __all__ = [
     "plot_representation",
     "gain_map_panel",
     "samples_panel",
-    "as_image",
 ]
 
 #: the three configurations marked on chapter 10's map: (R_H, D, label)
@@ -541,12 +540,3 @@ def samples_panel():
     return Panel(
         _draw_samples, controls, fixed=dict(rho_H=0.1, p_H=0.5, alpha=1.0, R_E=1.0)
     )
-
-
-def as_image(fig, dpi=100):
-    """``fig`` as an image a notebook cell displays (an ``IPython`` Image), at ``dpi``."""
-    from IPython.display import Image
-
-    from .style import to_png
-
-    return Image(data=to_png(fig, dpi=dpi), format="png")
