@@ -1,0 +1,352 @@
+"""Training loops: the deterministic infinite-task recursions of FO-ANIL and of the multi-task
+learner.
+
+``chapters/05_misspecified_width`` and ``chapters/06_unlearning_and_adaptation``:
+
+* :func:`train_expected_fo_anil`: iterate ``(B, w) <- (B, w) - beta E[G]``, eqs.
+`eq-op-infinite-tasks`,
+  `eq-op-recursion` (corollary `cor-op-recursion`);
+* :func:`train_multitask`: the head-map recursion of the multi-task learner, eq. `eq-op-mtl-limit`;
+* :class:`OverparamTrajectory`: what both record (``||B_perp||_F``, singular values, top-``k``
+distance,
+  head norm, distance of the signal part to ``Lambda_lim``, where a run stopped).
+
+Runs that blow up are stopped by one :class:`metalib.divergence.BlowupGuard` per loop, which warns
+once naming the step size to lower.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..divergence import BlowupGuard
+from ..linalg import transpose
+from ..subspace import subspace_distance
+from ..validation import (
+    check_nonnegative_float,
+    check_positive_float,
+    check_positive_int,
+)
+from ._checks import check_head, check_m, check_model
+from .moments import _expected_direction
+from .theory import fixed_point_gram
+
+__all__ = ["OverparamTrajectory", "train_expected_fo_anil", "train_multitask"]
+
+
+@dataclass
+class OverparamTrajectory:
+    """What :func:`train_expected_fo_anil` and :func:`train_multitask` record.
+
+    Attributes
+    ----------
+    iterations : ndarray of int, shape (R,)
+        Recorded iteration numbers (0 is the start).
+    perp_norm : ndarray, shape (..., R)
+        ``||B_perp||_F``.
+    singular_values : ndarray, shape (..., R, k')
+        Singular values of ``B_t``, largest first.
+    top_dist : ndarray, shape (..., R)
+        ``dist`` between the top-``k`` left singular subspace of ``B_t`` and ``col(B_*)``.
+    head_norm : ndarray, shape (..., R)
+        ``||w_t||`` (FO-ANIL) or ``||L_t||_F`` (multi-task).
+    gram_error : ndarray, shape (..., R)
+        ``||B_*^T B B^T B_* - Lambda_lim||_F / ||Lambda_lim||_F`` (FO-ANIL; NaN for the multi-task
+        learner).
+    stopped_at : ndarray of int, shape (...)
+        Iteration at which a blown-up run was detected and stopped (runs are checked every 25
+        iterations and at
+        every recorded one), or -1.
+    B : ndarray, shape (..., d, k')
+        Final representation (the last finite one for a stopped run).
+    head : ndarray
+        Final ``w`` (..., k') for FO-ANIL, final head map ``L`` (..., k', k) for the multi-task
+        learner.
+    params : dict
+    """
+
+    iterations: np.ndarray
+    perp_norm: np.ndarray
+    singular_values: np.ndarray
+    top_dist: np.ndarray
+    head_norm: np.ndarray
+    gram_error: np.ndarray
+    stopped_at: np.ndarray
+    B: np.ndarray
+    head: np.ndarray
+    params: dict = field(default_factory=dict)
+
+
+def _record_points(iterations, record):
+    if record is None:
+        points = np.unique(
+            np.concatenate(
+                [[0], np.geomspace(1, iterations, 200).astype(int), [iterations]]
+            )
+        )
+    else:
+        points = np.unique(np.asarray(record, dtype=int))
+        if points.size == 0 or points[0] < 0 or points[-1] > iterations:
+            raise ValueError(f"record must hold iteration numbers in [0, {iterations}]")
+        points = np.unique(np.concatenate([[0], points, [iterations]]))
+    return points
+
+
+def _diagnostics(B, head_norm, B_star, target):
+    k = B_star.shape[1]
+    B_perp = B - B_star @ (B_star.T @ B)
+    perp = np.linalg.norm(B_perp, axis=(-2, -1))
+    U, sv, _ = np.linalg.svd(B, full_matrices=False)
+    top = (
+        subspace_distance(U[..., :, :k], B_star)
+        if np.all(sv[..., k - 1] > 0)
+        else np.full(B.shape[:-2], np.nan)
+    )
+    if target is None:
+        gram_err = np.full(B.shape[:-2], np.nan)
+    else:
+        P = B_star.T @ B
+        gram_err = np.linalg.norm(
+            P @ transpose(P) - target, axis=(-2, -1)
+        ) / np.linalg.norm(target)
+    return perp, sv, top, head_norm, gram_err
+
+
+def _run(step, state, B_star, iterations, record, target, head_norm, check_every=25):
+    """Iterate ``state = step(state)``; record diagnostics; stop runs that blow up.
+
+    One :class:`~metalib.divergence.BlowupGuard` watches ``||B||_F`` of every run (and that every
+    parameter is finite), every ``check_every`` iterations and at every recorded one. A stopped run
+    keeps its last finite state; its later records are NaN.
+    """
+    points = _record_points(iterations, record)
+    B0 = state[0]
+    batch = B0.shape[:-2]
+    R, kw = len(points), B0.shape[-1]
+    perp, top, hnorm, gerr = (np.full((*batch, R), np.nan) for _ in range(4))
+    sv = np.full((*batch, R, kw), np.nan)
+    guard = BlowupGuard(np.linalg.norm(B0, axis=(-2, -1)))
+    last_good = [np.array(s, copy=True) for s in state]
+
+    def record_at(col, st):
+        values = _diagnostics(st[0], head_norm(st[1]), B_star, target)
+        for arr, val in zip((perp, sv, top, hnorm, gerr), values):
+            if arr is sv:
+                arr[..., col, :] = np.where(guard.running[..., None], val, np.nan)
+            else:
+                arr[..., col] = np.where(guard.running, val, np.nan)
+
+    def all_finite(s):
+        if s.ndim == len(batch):
+            return np.isfinite(s)
+        return np.isfinite(s).all(axis=tuple(range(len(batch), s.ndim)))
+
+    record_at(0, state)
+    col = 1
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, iterations + 1):
+            state = step(state)
+            due = col < R and t == points[col]
+            if due or t % check_every == 0 or t == iterations:
+                finite = np.logical_and.reduce([all_finite(s) for s in state])
+                running = guard.check(
+                    t, np.linalg.norm(state[0], axis=(-2, -1)), finite
+                )
+                for j, s in enumerate(state):
+                    mask = running.reshape(
+                        running.shape + (1,) * (s.ndim - running.ndim)
+                    )
+                    last_good[j] = np.where(mask, s, last_good[j])
+                if due:
+                    record_at(col, last_good)
+                    col += 1
+                if not running.any():
+                    break
+    return points, perp, sv, top, hnorm, gerr, guard, last_good
+
+
+def train_expected_fo_anil(
+    B0, alpha, beta, B_star, head_cov, m_in, iterations, sigma=0.0, w0=None, record=None
+):
+    """Infinite-task FO-ANIL: iterate ``(B, w) <- (B, w) - beta E[G]`` (eq. `eq-op-recursion`).
+
+    The expectation is :func:`expected_fo_anil_update`, so the dynamics are a deterministic matrix
+    recursion. From ``w0 = 0`` the head stays exactly 0 and the recursion is
+    ``B <- B + alpha beta Sigma_b B - alpha^2 beta B B^T [(m+1)/m Sigma_b + s I] B`` with
+    ``Sigma_b = B_* Lambda_* B_*^T`` and ``s = (tr Lambda_* + sigma^2)/m``.
+
+    Parameters
+    ----------
+    B0 : array_like, shape (..., d, k')
+        Starting representation (for example :func:`metalib.linrep.initial_representation` with
+        ``k_width=k'``); leading dimensions are independent runs.
+    alpha, beta : float
+        Inner and outer step sizes.
+    B_star : array_like, shape (d, k)
+    head_cov : array_like, shape (k, k)
+    m_in : int or inf
+    iterations : int
+    sigma : float
+    w0 : array_like, shape (..., k'), optional
+        Starting head (default 0).
+    record : array_like of int, optional
+        Iterations at which to record the diagnostics (default: about 200 log-spaced ones); 0 and
+        the last
+        iteration are always recorded.
+
+    Returns
+    -------
+    OverparamTrajectory
+        ``gram_error`` is measured against :func:`fixed_point_gram`.
+
+    Warns
+    -----
+    DivergenceWarning
+        When a run blows up; it is stopped and the warning names the step size to lower.
+    """
+    B0, B_star, head_cov = check_model(B0, B_star, head_cov)
+    alpha = check_positive_float("alpha", alpha)
+    beta = check_positive_float("beta", beta)
+    m_in = check_m("m_in", m_in)
+    T = check_positive_int("iterations", iterations)
+    sigma = check_nonnegative_float("sigma", sigma)
+    w0 = np.zeros(B0.shape[:-2] + B0.shape[-1:]) if w0 is None else check_head(w0, B0)
+    if w0.shape != B0.shape[:-2] + B0.shape[-1:]:
+        raise ValueError(
+            f"w0 must have shape {B0.shape[:-2] + B0.shape[-1:]}, got {w0.shape}"
+        )
+    target = fixed_point_gram(alpha, head_cov, m_in, sigma)
+
+    def step(state):
+        B, w = state
+        G_B, G_w = _expected_direction(B, w, alpha, B_star, head_cov, m_in, sigma)
+        return B - beta * G_B, w - beta * G_w
+
+    if not np.any(w0):
+        # From w = 0 the expected head direction B^T (I - alpha M) B w vanishes, so w stays exactly
+        # 0 and
+        # eq. `eq-op-recursion` needs only B: the same formula as `step` at w = 0, with fewer
+        # operations.
+        c1 = 1.0 if m_in == math.inf else (m_in + 1) / m_in
+        c2 = 0.0 if m_in == math.inf else (np.trace(head_cov) + sigma**2) / m_in
+        ab, a2b, Bs_T, eye = (
+            alpha * beta,
+            alpha**2 * beta,
+            B_star.T.copy(),
+            np.eye(B0.shape[-1]),
+        )
+
+        def step(state):  # noqa: F811 (the fast path replaces the general step)
+            B, w = state
+            P = Bs_T @ B  # Q = B_*^T B
+            LP = head_cov @ P
+            H = c1 * (transpose(P) @ LP) + c2 * (transpose(B) @ B)  # B^T S B
+            return B @ (eye - a2b * H) + B_star @ (ab * LP), w
+
+    state = (B0.copy(), w0[..., None].copy())
+    out = _run(
+        step,
+        state,
+        B_star,
+        T,
+        record,
+        target,
+        lambda w: np.linalg.norm(w, axis=(-2, -1)),
+    )
+    points, perp, sv, top, hnorm, gerr, guard, (B, w) = out
+    gain0 = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
+    if gain0 > 2:
+        advice = (
+            f"lower alpha (={alpha:g}) or rescale B0: the inner step overshoots from the start "
+            f"(alpha * ||B0||^2 = {gain0:.3g} > 2)"
+        )
+    else:
+        advice = f"lower beta (the outer step size, now {beta:g})"
+    guard.warn("FO-ANIL", advice)
+    params = dict(
+        alpha=alpha,
+        beta=beta,
+        m_in=m_in,
+        sigma=sigma,
+        iterations=T,
+        d=B0.shape[-2],
+        k=B_star.shape[1],
+        k_width=B0.shape[-1],
+    )
+    return OverparamTrajectory(
+        points, perp, sv, top, hnorm, gerr, guard.stopped_at, B, w[..., 0], params
+    )
+
+
+def train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=None):
+    """Multi-task learning with infinitely many tasks, one head per task (eq. `eq-op-mtl-limit`).
+
+    Every head starts at 0 and steps with size ``alpha`` along the gradient of its own population
+    loss, ``B`` steps with size ``beta`` along the gradient of the average loss. Each head is then
+    ``L_t theta`` for a common ``L_t``, and ``L <- L - alpha B^T (B L - B_*)``,
+    ``B <- B - beta (B L - B_*) Lambda_* L^T``.
+
+    Parameters
+    ----------
+    B0 : array_like, shape (..., d, k')
+    alpha : float
+        Step size of every head.
+    beta : float
+        Step size of ``B``.
+    B_star, head_cov : as in :func:`train_expected_fo_anil`
+    iterations : int
+    record : array_like of int, optional
+
+    Returns
+    -------
+    OverparamTrajectory
+        ``head`` is the final head map ``L``; ``head_norm`` records ``||L_t||_F``.
+
+    Warns
+    -----
+    DivergenceWarning
+    """
+    B0, B_star, head_cov = check_model(B0, B_star, head_cov)
+    alpha = check_positive_float("alpha", alpha)
+    beta = check_positive_float("beta", beta)
+    T = check_positive_int("iterations", iterations)
+
+    def step(state):
+        B, L = state
+        E = B @ L - B_star
+        return B - (beta * E) @ (head_cov @ transpose(L)), L - alpha * (
+            transpose(B) @ E
+        )
+
+    L0 = np.zeros(B0.shape[:-2] + (B0.shape[-1], B_star.shape[1]))
+    out = _run(
+        step,
+        (B0.copy(), L0),
+        B_star,
+        T,
+        record,
+        None,
+        lambda L: np.linalg.norm(L, axis=(-2, -1)),
+    )
+    points, perp, sv, top, hnorm, gerr, guard, (B, L) = out
+    gain0 = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
+    advice = (
+        f"lower alpha (={alpha:g}): the head steps overshoot (alpha * ||B0||^2 = {gain0:.3g} > 2)"
+        if gain0 > 2
+        else f"lower beta (the step size of B, now {beta:g})"
+    )
+    guard.warn("Multi-task learning", advice)
+    params = dict(
+        alpha=alpha,
+        beta=beta,
+        iterations=T,
+        d=B0.shape[-2],
+        k=B_star.shape[1],
+        k_width=B0.shape[-1],
+    )
+    return OverparamTrajectory(
+        points, perp, sv, top, hnorm, gerr, guard.stopped_at, B, L, params
+    )
