@@ -17,6 +17,7 @@ once naming the step size to lower.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -41,6 +42,10 @@ __all__ = ["OverparamTrajectory", "train_expected_fo_anil", "train_multitask"]
 class OverparamTrajectory:
     """What :func:`train_expected_fo_anil` and :func:`train_multitask` record.
 
+    The loop stores ``B_t`` at the recorded iterations; every diagnostic is computed from these
+    snapshots at once when the run ends (batched, without a decomposition per step), and
+    :attr:`top_dist`, the only one that needs singular vectors, when it is first read.
+
     Attributes
     ----------
     iterations : ndarray of int, shape (R,)
@@ -49,8 +54,6 @@ class OverparamTrajectory:
         ``||B_perp||_F``.
     singular_values : ndarray, shape (..., R, k')
         Singular values of ``B_t``, largest first.
-    top_dist : ndarray, shape (..., R)
-        ``dist`` between the top-``k`` left singular subspace of ``B_t`` and ``col(B_*)``.
     head_norm : ndarray, shape (..., R)
         ``||w_t||`` (FO-ANIL) or ``||L_t||_F`` (multi-task).
     gram_error : ndarray, shape (..., R)
@@ -58,26 +61,49 @@ class OverparamTrajectory:
         learner).
     stopped_at : ndarray of int, shape (...)
         Iteration at which a blown-up run was detected and stopped (runs are checked every 25
-        iterations and at
-        every recorded one), or -1.
+        iterations and at every recorded one), or -1. Records from there on are NaN.
     B : ndarray, shape (..., d, k')
         Final representation (the last finite one for a stopped run).
     head : ndarray
         Final ``w`` (..., k') for FO-ANIL, final head map ``L`` (..., k', k) for the multi-task
         learner.
+    B_history : ndarray, shape (R, ..., d, k')
+        ``B_t`` at the recorded iterations (the last finite one for a stopped run).
+    B_star : ndarray, shape (d, k)
+        The ground truth the diagnostics are measured against.
     params : dict
     """
 
     iterations: np.ndarray
     perp_norm: np.ndarray
     singular_values: np.ndarray
-    top_dist: np.ndarray
     head_norm: np.ndarray
     gram_error: np.ndarray
     stopped_at: np.ndarray
     B: np.ndarray
     head: np.ndarray
+    B_history: np.ndarray
+    B_star: np.ndarray
     params: dict = field(default_factory=dict)
+
+    @functools.cached_property
+    def top_dist(self):
+        """``dist`` between the top-``k`` left singular subspace of ``B_t`` and ``col(B_*)``.
+
+        ndarray, shape (..., R); NaN where the run had stopped or ``B_t`` has rank below ``k``.
+        """
+        k = self.B_star.shape[1]
+        U, sv, _ = np.linalg.svd(self.B_history, full_matrices=False)
+        dist = np.full(sv.shape[:-1], np.nan)
+        full = sv[..., k - 1] > 0
+        if full.any():
+            dist[full] = subspace_distance(U[full][..., :k], self.B_star)
+        return np.where(self._valid(), np.moveaxis(dist, 0, -1), np.nan)
+
+    def _valid(self):
+        """Which records were taken before the run stopped, shape (..., R)."""
+        stop = np.asarray(self.stopped_at)[..., None]
+        return (stop < 0) | (self.iterations < stop)
 
 
 def _record_points(iterations, record):
@@ -95,77 +121,90 @@ def _record_points(iterations, record):
     return points
 
 
-def _diagnostics(B, head_norm, B_star, target):
-    k = B_star.shape[1]
-    B_perp = B - B_star @ (B_star.T @ B)
-    perp = np.linalg.norm(B_perp, axis=(-2, -1))
-    U, sv, _ = np.linalg.svd(B, full_matrices=False)
-    top = (
-        subspace_distance(U[..., :, :k], B_star)
-        if np.all(sv[..., k - 1] > 0)
-        else np.full(B.shape[:-2], np.nan)
-    )
+def _diagnostics(B_hist, heads, B_star, target, valid):
+    """Every diagnostic but ``top_dist`` from the snapshots ``B_hist`` (R, ..., d, k'), batched.
+
+    Returns arrays with the record axis last (``(..., R)``, ``(..., R, k')`` for the singular
+    values), NaN where ``valid`` (..., R) is False.
+    """
+    B_perp = B_hist - B_star @ (B_star.T @ B_hist)
+    perp = np.sqrt(np.sum(B_perp**2, axis=(-2, -1)))
+    sv = np.linalg.svd(B_hist, compute_uv=False)
+    hnorm = np.sqrt(np.sum(heads**2, axis=(-2, -1)))
     if target is None:
-        gram_err = np.full(B.shape[:-2], np.nan)
+        gram_err = np.full(perp.shape, np.nan)
     else:
-        P = B_star.T @ B
+        P = B_star.T @ B_hist
         gram_err = np.linalg.norm(
             P @ transpose(P) - target, axis=(-2, -1)
         ) / np.linalg.norm(target)
-    return perp, sv, top, head_norm, gram_err
+    last = lambda a: np.where(valid, np.moveaxis(a, 0, -1), np.nan)  # noqa: E731
+    sv = np.where(valid[..., None], np.moveaxis(sv, 0, -2), np.nan)
+    return last(perp), sv, last(hnorm), last(gram_err)
 
 
-def _run(step, state, B_star, iterations, record, target, head_norm, check_every=25):
-    """Iterate ``state = step(state)``; record diagnostics; stop runs that blow up.
+def _run(step, state, iterations, record, check_every=25):
+    """Iterate ``state = step(state)``; keep ``state`` at the recorded iterations; stop blow-ups.
 
     One :class:`~metalib.divergence.BlowupGuard` watches ``||B||_F`` of every run (and that every
     parameter is finite), every ``check_every`` iterations and at every recorded one. A stopped run
-    keeps its last finite state; its later records are NaN.
+    keeps its last finite state. Returns the recorded iterations, the snapshots of each part of
+    the state (record axis first), the guard and the last finite state.
     """
     points = _record_points(iterations, record)
     B0 = state[0]
     batch = B0.shape[:-2]
-    R, kw = len(points), B0.shape[-1]
-    perp, top, hnorm, gerr = (np.full((*batch, R), np.nan) for _ in range(4))
-    sv = np.full((*batch, R, kw), np.nan)
     guard = BlowupGuard(np.linalg.norm(B0, axis=(-2, -1)))
     last_good = [np.array(s, copy=True) for s in state]
-
-    def record_at(col, st):
-        values = _diagnostics(st[0], head_norm(st[1]), B_star, target)
-        for arr, val in zip((perp, sv, top, hnorm, gerr), values):
-            if arr is sv:
-                arr[..., col, :] = np.where(guard.running[..., None], val, np.nan)
-            else:
-                arr[..., col] = np.where(guard.running, val, np.nan)
+    snapshots = [[s.copy()] for s in state]
 
     def all_finite(s):
         if s.ndim == len(batch):
             return np.isfinite(s)
         return np.isfinite(s).all(axis=tuple(range(len(batch), s.ndim)))
 
-    record_at(0, state)
-    col = 1
+    col, R = 1, len(points)
+    next_record = points[1] if R > 1 else -1
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, iterations + 1):
             state = step(state)
-            due = col < R and t == points[col]
+            due = t == next_record
             if due or t % check_every == 0 or t == iterations:
                 finite = np.logical_and.reduce([all_finite(s) for s in state])
                 running = guard.check(
                     t, np.linalg.norm(state[0], axis=(-2, -1)), finite
                 )
-                for j, s in enumerate(state):
-                    mask = running.reshape(
-                        running.shape + (1,) * (s.ndim - running.ndim)
-                    )
-                    last_good[j] = np.where(mask, s, last_good[j])
+                if running.all():
+                    last_good = list(state)
+                else:
+                    for j, s in enumerate(state):
+                        mask = running.reshape(
+                            running.shape + (1,) * (s.ndim - running.ndim)
+                        )
+                        last_good[j] = np.where(mask, s, last_good[j])
                 if due:
-                    record_at(col, last_good)
+                    for snap, s in zip(snapshots, last_good):
+                        snap.append(s)
                     col += 1
+                    next_record = points[col] if col < R else -1
                 if not running.any():
                     break
-    return points, perp, sv, top, hnorm, gerr, guard, last_good
+    # a run stopped early has no snapshot from there on: repeat its last finite state
+    while col < R:
+        for snap, s in zip(snapshots, last_good):
+            snap.append(s)
+        col += 1
+    return points, [np.stack(snap) for snap in snapshots], guard, last_good
+
+
+def _trajectory(points, snapshots, guard, last_good, B_star, target, params):
+    B_hist, head_hist = snapshots
+    valid = (guard.stopped_at[..., None] < 0) | (points < guard.stopped_at[..., None])
+    perp, sv, hnorm, gerr = _diagnostics(B_hist, head_hist, B_star, target, valid)
+    B, head = last_good
+    return OverparamTrajectory(
+        points, perp, sv, hnorm, gerr, guard.stopped_at, B, head, B_hist, B_star, params
+    )
 
 
 def train_expected_fo_anil(
@@ -226,37 +265,34 @@ def train_expected_fo_anil(
         return B - beta * G_B, w - beta * G_w
 
     if not np.any(w0):
-        # From w = 0 the expected head direction B^T (I - alpha M) B w vanishes, so w stays exactly
-        # 0 and
-        # eq. `eq-op-recursion` needs only B: the same formula as `step` at w = 0, with fewer
-        # operations.
+        # From w = 0 the expected head direction B^T (I - alpha M) B w vanishes, so w stays
+        # exactly 0 and eq. `eq-op-recursion` needs only B: the same formula as `step` at w = 0,
+        # B <- B (I - alpha^2 beta B^T S B) + alpha beta B_* Lambda_* Q with Q = B_*^T B and
+        # B^T S B = c1 Q^T Lambda_* Q + c2 B^T B, in fewer operations (in place on new arrays).
         c1 = 1.0 if m_in == math.inf else (m_in + 1) / m_in
         c2 = 0.0 if m_in == math.inf else (np.trace(head_cov) + sigma**2) / m_in
-        ab, a2b, Bs_T, eye = (
-            alpha * beta,
-            alpha**2 * beta,
-            B_star.T.copy(),
-            np.eye(B0.shape[-1]),
+        Bs_T, eye = B_star.T.copy(), np.eye(B0.shape[-1])
+        ab_cov, c1_alpha, c2_a2b = (
+            alpha * beta * head_cov,
+            c1 * alpha,
+            c2 * alpha**2 * beta,
         )
 
         def step(state):  # noqa: F811 (the fast path replaces the general step)
             B, w = state
-            P = Bs_T @ B  # Q = B_*^T B
-            LP = head_cov @ P
-            H = c1 * (transpose(P) @ LP) + c2 * (transpose(B) @ B)  # B^T S B
-            return B @ (eye - a2b * H) + B_star @ (ab * LP), w
+            Q = Bs_T @ B
+            LQ = ab_cov @ Q  # alpha beta Lambda_* Q
+            H = B.mT @ B  # .mT: the batched transpose, cheaper than a call in this loop
+            H *= -c2_a2b
+            H -= Q.mT @ (c1_alpha * LQ)  # now -alpha^2 beta B^T S B
+            H += eye
+            new = B @ H
+            new += B_star @ LQ
+            return new, w
 
-    state = (B0.copy(), w0[..., None].copy())
-    out = _run(
-        step,
-        state,
-        B_star,
-        T,
-        record,
-        target,
-        lambda w: np.linalg.norm(w, axis=(-2, -1)),
+    points, snapshots, guard, last_good = _run(
+        step, (B0.copy(), w0[..., None].copy()), T, record
     )
-    points, perp, sv, top, hnorm, gerr, guard, (B, w) = out
     gain0 = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
     if gain0 > 2:
         advice = (
@@ -276,9 +312,9 @@ def train_expected_fo_anil(
         k=B_star.shape[1],
         k_width=B0.shape[-1],
     )
-    return OverparamTrajectory(
-        points, perp, sv, top, hnorm, gerr, guard.stopped_at, B, w[..., 0], params
-    )
+    traj = _trajectory(points, snapshots, guard, last_good, B_star, target, params)
+    traj.head = traj.head[..., 0]
+    return traj
 
 
 def train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=None):
@@ -313,25 +349,15 @@ def train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=None):
     alpha = check_positive_float("alpha", alpha)
     beta = check_positive_float("beta", beta)
     T = check_positive_int("iterations", iterations)
+    beta_cov = beta * head_cov
 
     def step(state):
         B, L = state
         E = B @ L - B_star
-        return B - (beta * E) @ (head_cov @ transpose(L)), L - alpha * (
-            transpose(B) @ E
-        )
+        return B - E @ (beta_cov @ L.mT), L - alpha * (B.mT @ E)
 
     L0 = np.zeros(B0.shape[:-2] + (B0.shape[-1], B_star.shape[1]))
-    out = _run(
-        step,
-        (B0.copy(), L0),
-        B_star,
-        T,
-        record,
-        None,
-        lambda L: np.linalg.norm(L, axis=(-2, -1)),
-    )
-    points, perp, sv, top, hnorm, gerr, guard, (B, L) = out
+    points, snapshots, guard, last_good = _run(step, (B0.copy(), L0), T, record)
     gain0 = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
     advice = (
         f"lower alpha (={alpha:g}): the head steps overshoot (alpha * ||B0||^2 = {gain0:.3g} > 2)"
@@ -347,6 +373,4 @@ def train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=None):
         k=B_star.shape[1],
         k_width=B0.shape[-1],
     )
-    return OverparamTrajectory(
-        points, perp, sv, top, hnorm, gerr, guard.stopped_at, B, L, params
-    )
+    return _trajectory(points, snapshots, guard, last_good, B_star, None, params)

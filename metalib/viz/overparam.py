@@ -33,6 +33,61 @@ __all__ = [
 
 _ORACLE = dict(color="k", ls=":", lw=1.2)
 
+_SUPERSCRIPT = str.maketrans(
+    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def _power(exponent):
+    return "10" + str(int(exponent)).translate(_SUPERSCRIPT)
+
+
+def _tick_label(value):
+    """``0.2``, ``5``, ``100`` in plain digits; ``10⁻⁴``, ``2·10⁵`` outside [1e-3, 1e5)."""
+    if 1e-3 <= value < 1e5:
+        return f"{value:g}"
+    exponent = np.floor(np.log10(value) + 1e-9)
+    mantissa = round(value / 10.0**exponent)
+    return _power(exponent) if mantissa == 1 else f"{mantissa}\u00b7{_power(exponent)}"
+
+
+def _log_ticks(low, high):
+    """Ticks and their labels for a log axis from ``low`` to ``high``.
+
+    Decades labelled ``10ⁿ`` (every other one or fewer when there are many) over more than
+    two decades and a half; 1-2-5 below that, and 1 to 9 within one decade, in plain digits.
+    """
+    low, high = sorted((low, high))
+    decades = np.arange(np.floor(np.log10(low)), np.ceil(np.log10(high)) + 1)
+    if high / low >= 300:
+        exponents = decades[:: max(1, int(np.ceil(len(decades) / 7)))]
+        exponents = exponents[_within(10.0**exponents, low, high)]
+        return 10.0**exponents, [_power(e) for e in exponents]
+    subs = np.arange(1.0, 10.0) if high / low < 10 else np.array([1.0, 2.0, 5.0])
+    ticks = (10.0 ** decades[:, None] * subs).ravel()
+    ticks = ticks[_within(ticks, low, high)]
+    return ticks, [_tick_label(v) for v in ticks]
+
+
+def _within(values, low, high):
+    return (values >= low * (1 - 1e-9)) & (values <= high * (1 + 1e-9))
+
+
+def _cheap_log_axes(ax):
+    """Fixed, plain-text major ticks and no minor ticks on a log-log axes.
+
+    Matplotlib's default log ticks create a tick object for every minor tick and typeset every
+    label as mathtext, which a new figure parses again on each redraw: together more than half of
+    a panel's redraw. Call after the limits are final.
+    """
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        ticks, labels = _log_ticks(*limits)
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FixedFormatter(labels))
+        axis.set_minor_locator(NullLocator())
+
 
 def plot_width_penalty(
     B_star,
@@ -125,6 +180,7 @@ def plot_width_penalty(
             [everything, means + 2 * ses, np.maximum(means - 2 * ses, 1e-12)]
         )
     ax.set_ylim(0.7 * everything.min(), 1.4 * everything.max())
+    _cheap_log_axes(ax)
     ax.set_xlabel(r"samples of the new task $\tau$")
     ax.set_ylabel("one-step excess risk $R$")
     trace = float(np.trace(np.asarray(head_cov, dtype=float))) + sigma**2
@@ -182,7 +238,7 @@ def plot_unlearning(
     m_in=20,
     alpha=0.1,
     beta=0.1,
-    iterations=5000,
+    iterations=2000,
     seed=0,
 ):
     """FO-ANIL versus the multi-task learner from the same start (chapter 06).
@@ -263,6 +319,8 @@ def plot_unlearning(
         ax1.set_ylim(max(1e-4, 0.5 * sv.min()), 2 * sv.max())
     ax1.set_xlabel("iteration $t$")
     ax1.set_ylabel(r"singular values of $B_t$ (FO-ANIL)")
+    for ax in (ax0, ax1):
+        _cheap_log_axes(ax)
     ax1.set_title(f"top {k} settle; the other {k_width - k} (red) decay", fontsize=10)
     return fig, fo, mtl
 
@@ -300,7 +358,7 @@ def unlearning_panel(B_star, head_cov, sigma, seed=7):
         alpha=FloatSlider(value=0.1, min=0.02, max=0.3, step=0.01, description="alpha"),
         beta=FloatSlider(value=0.1, min=0.02, max=0.5, step=0.01, description="beta"),
         iterations=IntSlider(
-            value=5000, min=500, max=20_000, step=500, description="iterations"
+            value=2000, min=500, max=20_000, step=500, description="iterations"
         ),
     )
     return Panel(draw, controls)
