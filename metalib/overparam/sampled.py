@@ -117,6 +117,7 @@ def sampled_fo_anil_update(
     sigma=0.0,
     n_tasks=10000,
     chunk=2000,
+    directions=None,
 ):
     """Monte-Carlo average of FO-ANIL directions over ``n_tasks`` fresh tasks, with standard errors.
 
@@ -134,6 +135,11 @@ def sampled_fo_anil_update(
     sigma : float
     n_tasks : int
     chunk : int
+    directions : array_like, shape (J, d, k'), optional
+        Matrices ``D_j``; if given, the average of ``<G_B, D_j>`` (Frobenius) over the same tasks
+        is returned too, with its standard error. The entries of ``mean_B`` share their tasks, so
+        their errors are correlated; a projection has one exact standard error, which makes it
+        the sharp test of a formula that differs from another along ``D_j``.
 
     Returns
     -------
@@ -143,6 +149,8 @@ def sampled_fo_anil_update(
         Standard error of each entry of ``mean_B`` (sample standard deviation over tasks /
         sqrt(n_tasks)).
     se_w : ndarray, shape (k',)
+    mean_along, se_along : ndarray, shape (J,)
+        Only with ``directions``: the average of ``<G_B, D_j>`` and its standard error.
     """
     rng = check_rng("rng", rng)
     B, B_star, head_cov = check_model(B, B_star, head_cov)
@@ -159,10 +167,18 @@ def sampled_fo_anil_update(
         raise ValueError(
             f"n_tasks must be at least 2 to estimate a standard error, got {n_tasks}"
         )
+    if directions is not None:
+        directions = as_array("directions", directions, ndim=3)
+        if directions.shape[1:] != B.shape:
+            raise ValueError(
+                f"directions must have shape (J, {B.shape[0]}, {B.shape[1]}) (J matrices "
+                f"shaped like B), got {directions.shape}"
+            )
     root = sqrt_psd(head_cov)
     k = B_star.shape[1]
-    sums = [np.zeros_like(B), np.zeros_like(w)]
-    squares = [np.zeros_like(B), np.zeros_like(w)]
+    J = 0 if directions is None else directions.shape[0]
+    sums = [np.zeros_like(B), np.zeros_like(w), np.zeros(J)]
+    squares = [np.zeros_like(B), np.zeros_like(w), np.zeros(J)]
     done = 0
     while done < n_tasks:
         n = min(chunk, n_tasks - done)
@@ -175,7 +191,8 @@ def sampled_fo_anil_update(
         else:
             X_out, y_out = sample_task_data(rng, B_star, heads, m_out, sigma)
             G_B, G_w = fo_anil_task_updates(B, w, alpha, X_in, y_in, X_out, y_out)
-        for j, G in enumerate((G_B, G_w)):
+        along = np.zeros((n, 0)) if directions is None else _project(G_B, directions)
+        for j, G in enumerate((G_B, G_w, along)):
             sums[j] += G.sum(axis=0)
             squares[j] += np.sum(G**2, axis=0)
         done += n
@@ -184,4 +201,12 @@ def sampled_fo_anil_update(
         np.sqrt(np.maximum(q / n_tasks - mu**2, 0) * n_tasks / (n_tasks - 1) / n_tasks)
         for q, mu in zip(squares, means)
     ]
-    return means[0], means[1], ses[0], ses[1]
+    if directions is None:
+        return means[0], means[1], ses[0], ses[1]
+    return means[0], means[1], ses[0], ses[1], means[2], ses[2]
+
+
+def _project(G_B, directions):
+    """``<G_B[i], directions[j]>`` for every task ``i`` and direction ``j``: shape (n, J)."""
+    n, J = G_B.shape[0], directions.shape[0]
+    return G_B.reshape(n, -1) @ directions.reshape(J, -1).T

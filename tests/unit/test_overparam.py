@@ -199,6 +199,32 @@ def test_expected_update_matches_monte_carlo(rng, m_out):
         assert np.abs((mean_B - wrong) / se_B).max() > 3 * Z
 
 
+def test_projections_along_directions(rng):
+    """The projections are the same tasks' <G_B, D_j>: their mean is <mean_B, D_j>, and along
+    the difference between the closed form and a wrong formula the wrong one is far off."""
+    B_star, head_cov, B, w = small_problem(rng, d=6, k=2, kw=4)
+    alpha, m_in, sigma = 0.3, 4, 0.7
+    G_B = op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m_in, sigma)[0]
+    wrong = op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m_in, 0.0)[0]
+    D = np.stack([G_B - wrong, rng.standard_normal(B.shape)])
+    state = np.random.default_rng(3)
+    args = (B, w, alpha, B_star, head_cov, m_in, 3, sigma, 100_000)
+    plain = op.sampled_fo_anil_update(state, *args)
+    mean_B, _, _, _, along, se = op.sampled_fo_anil_update(
+        np.random.default_rng(3), *args, directions=D
+    )
+    np.testing.assert_array_equal(mean_B, plain[0])  # the same draws
+    np.testing.assert_allclose(along, np.sum(mean_B * D, axis=(1, 2)), rtol=1e-10)
+    assert np.all(se > 0)
+    z_right = (along - np.sum(G_B * D, axis=(1, 2))) / se
+    z_wrong = (along[0] - np.sum(wrong * D[0])) / se[0]
+    assert np.abs(z_right).max() < Z and z_wrong > 2 * Z, (z_right, z_wrong)
+    with pytest.raises(ValueError, match="directions"):
+        op.sampled_fo_anil_update(
+            rng, B, w, alpha, B_star, head_cov, m_in, directions=np.ones((2, 3, 3))
+        )
+
+
 def test_sampled_updates_agree_with_linrep(rng):
     """Our per-task FO-ANIL directions agree with Part I's independent implementation."""
     B_star, head_cov, B, w = small_problem(rng, d=7, k=3, kw=5)
