@@ -72,17 +72,58 @@ def check_model(B, B_star, head_cov, name="B"):
     return B, B_star, check_head_cov(head_cov, B_star.shape[1])
 
 
-def check_head(w, B, name="w"):
-    """A head (..., k') whose length matches the width of ``B``."""
+def check_head(w, B, name="w", B_name="B"):
+    """A head (..., k') whose length matches the width of ``B`` and whose batch broadcasts."""
     w = as_array(name, w, min_ndim=1)
     check_same(
-        "k' (columns of B vs length of " + name + ")",
-        "B",
+        f"k' (columns of {B_name} vs length of {name})",
+        B_name,
         B.shape[-1],
         name,
         w.shape[-1],
     )
+    check_batches(name, w.shape[:-1], B_name, B.shape[:-2])
     return w
+
+
+def check_batches(name_a, batch_a, name_b, batch_b):
+    """Raise unless the leading (batch) dimensions of two arguments broadcast together."""
+    try:
+        np.broadcast_shapes(batch_a, batch_b)
+    except ValueError:
+        raise ValueError(
+            f"the batch dimensions of {name_a} {batch_a} and of {name_b} {batch_b} "
+            "do not broadcast together"
+        ) from None
+
+
+def check_record(record, iterations):
+    """Recorded iteration numbers: integers in [0, iterations], with 0 and the last added."""
+    if record is None:
+        points = np.geomspace(1, iterations, 200).astype(int)
+    else:
+        if isinstance(record, (str, bytes)):
+            raise TypeError(
+                f"record must be a sequence of iteration numbers, got {record!r}"
+            )
+        try:
+            raw = np.asarray(record, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"record must be a sequence of iteration numbers, got {type(record).__name__}"
+            ) from None
+        if (
+            raw.size == 0
+            or not np.all(np.isfinite(raw))
+            or np.any(raw != np.round(raw))
+            or raw.min() < 0
+            or raw.max() > iterations
+        ):
+            raise ValueError(
+                f"record must hold integer iteration numbers in [0, {iterations}]"
+            )
+        points = raw.astype(int)
+    return np.unique(np.concatenate([[0], points, [iterations]]))
 
 
 def check_taus(tau, name="tau"):

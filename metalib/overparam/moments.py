@@ -222,6 +222,12 @@ def frozen_objective(B, w, alpha, B_star, head_cov, m_in, sigma=0.0):
     const = 0.5 * np.trace(head_cov)
 
     def f(B_v, w_v):
+        B_v = as_array("B_v", B_v, ndim=2)
+        if B_v.shape != B.shape:
+            raise ValueError(f"B_v must have the shape of B {B.shape}, got {B_v.shape}")
+        w_v = as_array("w_v", w_v, ndim=1)
+        if w_v.shape != w.shape:
+            raise ValueError(f"w_v must have the shape of w {w.shape}, got {w_v.shape}")
         Gv = B_v.T @ B_v
         return float(
             0.5 * w_v @ Gv @ w_v

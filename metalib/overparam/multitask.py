@@ -18,7 +18,7 @@ import numpy as np
 
 from ..linalg import transpose
 from ..validation import as_array, check_same
-from ._checks import check_model
+from ._checks import check_batches, check_model
 
 __all__ = [
     "multitask_objective",
@@ -142,6 +142,7 @@ def _check_head_map(L, B, B_star):
         raise ValueError(
             f"L must have shape (..., {B.shape[-1]}, {B_star.shape[1]}) (k' x k), got {L.shape}"
         )
+    check_batches("L", L.shape[:-2], "B", B.shape[:-2])
     return L
 
 

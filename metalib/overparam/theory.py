@@ -32,12 +32,13 @@ import numbers
 import numpy as np
 
 from ..validation import (
+    as_array,
     check_nonnegative_float,
     check_positive_float,
     check_positive_int,
 )
-from ._checks import check_B_star, check_head_cov, check_m
-from .risk import optimal_head_preconditioner
+from ._checks import check_B_star, check_batches, check_head_cov, check_m
+from .risk import _optimal_gamma
 
 __all__ = [
     "fixed_point_gram",
@@ -69,7 +70,7 @@ def fixed_point_gram(alpha, head_cov, m_in, sigma=0.0):
     ndarray, shape (k, k)
     """
     alpha = check_positive_float("alpha", alpha)
-    return optimal_head_preconditioner(head_cov, m_in, sigma) / alpha
+    return _optimal_gamma(head_cov, m_in, sigma, "m_in") / alpha
 
 
 def inner_noise(head_cov, m_in, sigma=0.0):
@@ -117,17 +118,18 @@ def unlearning_law(t, alpha, beta, nu, start=None):
     -------
     ndarray
     """
-    t = np.asarray(t, dtype=float) if not isinstance(t, (str, bytes)) else None
-    if t is None or not np.all(np.isfinite(t)) or np.any(t <= 0):
+    t = as_array("t", t, finite=False)
+    if not np.all(np.isfinite(t)) or np.any(t <= 0):
         raise ValueError("t must hold positive finite iteration numbers")
     alpha = check_positive_float("alpha", alpha)
     beta = check_positive_float("beta", beta)
     nu = check_positive_float("nu", nu)
     inv_sq = 2 * alpha**2 * beta * nu * t
     if start is not None:
-        x0 = np.asarray(start, dtype=float)
+        x0 = as_array("start", start, finite=False)
         if not np.all(np.isfinite(x0)) or np.any(x0 <= 0):
             raise ValueError("start must hold positive finite singular values")
+        check_batches("start", x0.shape, "t", t.shape)
         inv_sq = inv_sq + x0**-2.0
     return inv_sq**-0.5
 

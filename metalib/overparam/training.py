@@ -27,11 +27,12 @@ from ..divergence import BlowupGuard
 from ..linalg import transpose
 from ..subspace import subspace_distance
 from ..validation import (
+    as_array,
     check_nonnegative_float,
     check_positive_float,
     check_positive_int,
 )
-from ._checks import check_head, check_m, check_model
+from ._checks import check_B_star, check_head, check_m, check_model, check_record
 from .moments import _expected_direction
 from .theory import fixed_point_gram
 
@@ -86,6 +87,42 @@ class OverparamTrajectory:
     B_star: np.ndarray
     params: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        iterations = np.asarray(self.iterations)
+        if (
+            iterations.ndim != 1
+            or iterations.size == 0
+            or not np.issubdtype(iterations.dtype, np.integer)
+            or iterations[0] < 0
+            or np.any(np.diff(iterations) <= 0)
+        ):
+            raise ValueError("iterations must be increasing non-negative integers (R,)")
+        self.stopped_at = np.asarray(self.stopped_at)
+        if not np.issubdtype(self.stopped_at.dtype, np.integer):
+            raise TypeError(
+                "stopped_at must hold integers (-1 for runs that did not stop)"
+            )
+        batch, R = self.stopped_at.shape, iterations.size
+        self.B_star = check_B_star(self.B_star)
+        self.B = as_array("B", self.B, ndim=len(batch) + 2)
+        d, k_width = self.B.shape[-2:]
+        shapes = dict(
+            perp_norm=batch + (R,),
+            singular_values=batch + (R, min(d, k_width)),
+            head_norm=batch + (R,),
+            gram_error=batch + (R,),
+            B=batch + (d, k_width),
+            B_history=(R,) + batch + (d, k_width),
+            B_star=(d, self.B_star.shape[1]),
+        )
+        for name, shape in shapes.items():
+            value = as_array(name, getattr(self, name), finite=False)
+            if value.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {value.shape}")
+            setattr(self, name, value)
+        if not isinstance(self.params, dict):
+            raise TypeError(f"params must be a dict, got {type(self.params).__name__}")
+
     @functools.cached_property
     def top_dist(self):
         """``dist`` between the top-``k`` left singular subspace of ``B_t`` and ``col(B_*)``.
@@ -104,21 +141,6 @@ class OverparamTrajectory:
         """Which records were taken before the run stopped, shape (..., R)."""
         stop = np.asarray(self.stopped_at)[..., None]
         return (stop < 0) | (self.iterations < stop)
-
-
-def _record_points(iterations, record):
-    if record is None:
-        points = np.unique(
-            np.concatenate(
-                [[0], np.geomspace(1, iterations, 200).astype(int), [iterations]]
-            )
-        )
-    else:
-        points = np.unique(np.asarray(record, dtype=int))
-        if points.size == 0 or points[0] < 0 or points[-1] > iterations:
-            raise ValueError(f"record must hold iteration numbers in [0, {iterations}]")
-        points = np.unique(np.concatenate([[0], points, [iterations]]))
-    return points
 
 
 def _diagnostics(B_hist, heads, B_star, target, valid):
@@ -143,7 +165,7 @@ def _diagnostics(B_hist, heads, B_star, target, valid):
     return last(perp), sv, last(hnorm), last(gram_err)
 
 
-def _run(step, state, iterations, record, check_every=25):
+def _run(step, state, points, check_every=25):
     """Iterate ``state = step(state)``; keep ``state`` at the recorded iterations; stop blow-ups.
 
     One :class:`~metalib.divergence.BlowupGuard` watches ``||B||_F`` of every run (and that every
@@ -151,7 +173,7 @@ def _run(step, state, iterations, record, check_every=25):
     keeps its last finite state. Returns the recorded iterations, the snapshots of each part of
     the state (record axis first), the guard and the last finite state.
     """
-    points = _record_points(iterations, record)
+    iterations = int(points[-1])
     B0 = state[0]
     batch = B0.shape[:-2]
     guard = BlowupGuard(np.linalg.norm(B0, axis=(-2, -1)))
@@ -246,13 +268,18 @@ def train_expected_fo_anil(
     DivergenceWarning
         When a run blows up; it is stopped and the warning names the step size to lower.
     """
-    B0, B_star, head_cov = check_model(B0, B_star, head_cov)
+    B0, B_star, head_cov = check_model(B0, B_star, head_cov, name="B0")
     alpha = check_positive_float("alpha", alpha)
     beta = check_positive_float("beta", beta)
     m_in = check_m("m_in", m_in)
     T = check_positive_int("iterations", iterations)
     sigma = check_nonnegative_float("sigma", sigma)
-    w0 = np.zeros(B0.shape[:-2] + B0.shape[-1:]) if w0 is None else check_head(w0, B0)
+    points = check_record(record, T)
+    w0 = (
+        np.zeros(B0.shape[:-2] + B0.shape[-1:])
+        if w0 is None
+        else check_head(w0, B0, name="w0", B_name="B0")
+    )
     if w0.shape != B0.shape[:-2] + B0.shape[-1:]:
         raise ValueError(
             f"w0 must have shape {B0.shape[:-2] + B0.shape[-1:]}, got {w0.shape}"
@@ -291,7 +318,7 @@ def train_expected_fo_anil(
             return new, w
 
     points, snapshots, guard, last_good = _run(
-        step, (B0.copy(), w0[..., None].copy()), T, record
+        step, (B0.copy(), w0[..., None].copy()), points
     )
     gain0 = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
     if gain0 > 2:
@@ -345,10 +372,11 @@ def train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=None):
     -----
     DivergenceWarning
     """
-    B0, B_star, head_cov = check_model(B0, B_star, head_cov)
+    B0, B_star, head_cov = check_model(B0, B_star, head_cov, name="B0")
     alpha = check_positive_float("alpha", alpha)
     beta = check_positive_float("beta", beta)
     T = check_positive_int("iterations", iterations)
+    points = check_record(record, T)
     beta_cov = beta * head_cov
 
     def step(state):
@@ -357,7 +385,7 @@ def train_multitask(B0, alpha, beta, B_star, head_cov, iterations, record=None):
         return B - E @ (beta_cov @ L.mT), L - alpha * (B.mT @ E)
 
     L0 = np.zeros(B0.shape[:-2] + (B0.shape[-1], B_star.shape[1]))
-    points, snapshots, guard, last_good = _run(step, (B0.copy(), L0), T, record)
+    points, snapshots, guard, last_good = _run(step, (B0.copy(), L0), points)
     gain0 = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
     advice = (
         f"lower alpha (={alpha:g}): the head steps overshoot (alpha * ||B0||^2 = {gain0:.3g} > 2)"
