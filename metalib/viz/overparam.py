@@ -73,6 +73,10 @@ def _within(values, low, high):
     return (values >= low * (1 - 1e-9)) & (values <= high * (1 + 1e-9))
 
 
+#: a panel's title at a fixed height: an automatic one measures every tick label of the axes
+_TITLE = dict(fontsize=10, y=1.0)
+
+
 def _cheap_log_axes(ax):
     """Fixed, plain-text major ticks and no minor ticks on a log-log axes.
 
@@ -191,7 +195,7 @@ def plot_width_penalty(
     ax.set_title(
         f"penalty at tau = m_in = {m_in}: {at_m:.3g} "
         f"(lemma: {trace * extra * rho**4 / m_in:.3g})",
-        fontsize=10,
+        **_TITLE,
     )
     ax.legend(fontsize=8, loc="lower left")
     return fig
@@ -304,7 +308,7 @@ def plot_unlearning(
     ratio_fo = fo.perp_norm[0] / fo.perp_norm[np.isfinite(fo.perp_norm)][-1]
     ratio_mtl = mtl.perp_norm[0] / mtl.perp_norm[np.isfinite(mtl.perp_norm)][-1]
     ax0.set_title(
-        f"start / end: FO-ANIL {ratio_fo:.3g}, multi-task {ratio_mtl:.3g}", fontsize=10
+        f"start / end: FO-ANIL {ratio_fo:.3g}, multi-task {ratio_mtl:.3g}", **_TITLE
     )
     ax0.legend(fontsize=8, loc="lower left")
     ax1.loglog(t, fo.singular_values[1:, :k], color=c_fo, lw=1.5)
@@ -321,7 +325,7 @@ def plot_unlearning(
     ax1.set_ylabel(r"singular values of $B_t$ (FO-ANIL)")
     for ax in (ax0, ax1):
         _cheap_log_axes(ax)
-    ax1.set_title(f"top {k} settle; the other {k_width - k} (red) decay", fontsize=10)
+    ax1.set_title(f"top {k} settle; the other {k_width - k} (red) decay", **_TITLE)
     return fig, fo, mtl
 
 
