@@ -16,6 +16,7 @@ from metalib.anil_steps import (
     init_params,
     inner_loop,
     meta_gradient,
+    multiply_adds,
     meta_loss,
     meta_smoothness,
     predict,
@@ -338,6 +339,29 @@ def test_blow_up_stops_and_names_beta(rng):
     assert all(np.all(np.isfinite(v)) for v in run.params.values())
 
 
+def test_a_stopped_run_is_recorded_up_to_where_it_stopped(rng):
+    params = init_params(rng, hidden=16, k_width=8, head="mlp")
+    test = sample_sinusoid_tasks(np.random.default_rng(1), 20, 10, 10)
+    with pytest.warns(DivergenceWarning):
+        run = train(
+            "exact_anil",
+            params,
+            0.6,
+            0.5,
+            10,
+            100,
+            np.random.default_rng(0),
+            test_tasks=test,
+            record_every=50,
+        )
+    assert 1 < run.stopped_at <= 100
+    # the last recorded point is the last step whose parameters were finite, not the start
+    assert run.iterations[-1] == run.stopped_at - 1
+    assert (
+        np.all(np.isfinite(run.test_loss)) and run.test_loss.size == run.iterations.size
+    )
+
+
 def test_blow_up_of_the_inner_loop_names_alpha(rng):
     params = init_params(rng, hidden=16, k_width=8, head="ridge")
     with pytest.warns(DivergenceWarning, match="lower alpha"):
@@ -495,3 +519,68 @@ def test_compare_heads_runs_both_heads_on_one_stream(rng):
         compare_heads({"ridge": starts["ridge"]}, 2, 0.5, 0.1, 0.05, 20, test, 7)
     with pytest.raises(ValueError, match="repeats"):
         time_meta_gradient("exact_anil", starts["ridge"], test, 0.1, 1, repeats=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Independent checks: the forward pass, and the multiply-add counts against their closed form
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("head", ["ridge", "mlp"])
+def test_forward_pass_matches_a_plain_per_sample_loop(rng, head):
+    """predict() against the network written out sample by sample with plain numpy vectors."""
+    params = init_params(rng, hidden=7, k_width=5, head=head, head_hidden=4)
+    if head == "ridge":
+        params["w"] = rng.standard_normal(5)
+    X = rng.uniform(-5, 5, size=(3, 6))
+    expected = np.empty_like(X)
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            hidden = np.array(
+                [
+                    np.tanh(params["W1"][u, 0] * X[i, j] + params["W1"][u, 1])
+                    for u in range(7)
+                ]
+            )
+            phi = np.array(
+                [
+                    np.tanh(sum(params["W2"][f, u] * hidden[u] for u in range(7)))
+                    for f in range(5)
+                ]
+            )
+            if head == "ridge":
+                expected[i, j] = sum(params["w"][f] * phi[f] for f in range(5))
+            else:
+                z = [
+                    np.tanh(sum(params["V"][r, f] * phi[f] for f in range(5)))
+                    for r in range(4)
+                ]
+                expected[i, j] = sum(params["a"][r] * z[r] for r in range(4))
+    np.testing.assert_allclose(predict(params, X), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        features(params, X)[1, 2],
+        np.tanh(params["W2"] @ np.tanh(params["W1"] @ np.array([X[1, 2], 1.0]))),
+        rtol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("head", ["ridge", "mlp"])
+@pytest.mark.parametrize("method", ["exact_anil", "fo_anil", "exact_maml"])
+@pytest.mark.parametrize("N", [0, 1, 4])
+def test_counted_multiply_adds_equal_the_closed_form(rng, head, method, N):
+    params = init_params(rng, hidden=6, k_width=3, head=head, head_hidden=5)
+    tasks = sample_sinusoid_tasks(rng, 3, 4, 7)
+    counted = meta_gradient(method, params, tasks, ALPHA, N, RIDGE)[2]["madds"]
+    assert counted == multiply_adds(method, params, 3, 4, 7, N)
+
+
+def test_closed_form_for_the_ridge_head_as_printed_in_chapter_21(rng):
+    h, k, n, m_in, m_out, N = 37, 8, 10, 10, 10, 5
+    params = init_params(rng, hidden=h, k_width=k, head="ridge")
+    anil = n * ((m_in + m_out) * (4 * h + 3 * h * k) + 3 * m_out * k + 7 * N * m_in * k)
+    maml = n * (
+        (N * m_in + m_out) * (4 * h + 3 * k * (h + 1))
+        + N * m_in * (4 * h + 7 * k * (h + 1))
+    )
+    assert multiply_adds("exact_anil", params, n, m_in, m_out, N)["total"] == anil
+    assert multiply_adds("exact_maml", params, n, m_in, m_out, N)["total"] == maml
