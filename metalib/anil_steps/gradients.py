@@ -94,7 +94,7 @@ def _anil(
         tally,
     )
     Phi_S, Phi_D = A_body[-1][:, :m_in], A_body[-1][:, m_in:]
-    head0 = [np.broadcast_to(W, (n, *W.shape)) for W in _head_mats(kind, p)]
+    head0 = [np.broadcast_to(W, (n, *W.shape[-2:])) for W in _head_mats(kind, p)]
     tally.category = "inner"
     heads, stored, _ = _head_inner_loop(
         kind, head0, Phi_S, y_in, alpha, N, ridge, tally, keep=order == "exact"
@@ -535,6 +535,7 @@ def meta_smoothness(
     eps=1e-5,
     rng=None,
     block="all",
+    which="magnitude",
 ):
     """Largest |eigenvalue| of the meta-Hessian, by power iteration on finite differences of the
     exact meta-gradient.
@@ -560,11 +561,18 @@ def meta_smoothness(
     block : {"all", "body", "head"}
         Restrict to the body block, the head block, or use all parameters.
 
+    which : {"magnitude", "largest"}
+        ``"magnitude"``: the largest ``|eigenvalue|``, ``max |lambda|``; ``"largest"``: the largest
+        eigenvalue ``lambda_max`` (the largest positive curvature when it is positive), by a
+        second power iteration on ``H_meta + max|lambda| I``, whose top eigenvalue is
+        ``lambda_max + max|lambda|``.
+
     Returns
     -------
     float
     """
     method = check_choice("method", method, ("exact_anil", "exact_maml"))
+    which = check_choice("which", which, ("magnitude", "largest"))
     kind, p = check_params(params)
     iterations = check_positive_int("iterations", iterations)
     eps = check_positive_float("eps", eps)
@@ -583,13 +591,19 @@ def meta_smoothness(
             keys,
         )
 
-    v = rng.standard_normal(x.size)
-    v /= np.linalg.norm(v)
-    value = 0.0
-    for _ in range(iterations):
-        Hv = (grad(x + eps * v) - grad(x - eps * v)) / (2 * eps)
-        value = float(np.linalg.norm(Hv))
-        if not np.isfinite(value) or value == 0:
-            break
-        v = Hv / value
-    return value
+    def power(shift):
+        v = rng.standard_normal(x.size)
+        v /= np.linalg.norm(v)
+        value = 0.0
+        for _ in range(iterations):
+            Hv = (grad(x + eps * v) - grad(x - eps * v)) / (2 * eps) + shift * v
+            value = float(np.linalg.norm(Hv))
+            if not np.isfinite(value) or value == 0:
+                break
+            v = Hv / value
+        return value
+
+    magnitude = power(0.0)
+    if which == "magnitude" or not np.isfinite(magnitude):
+        return magnitude
+    return power(magnitude) - magnitude
