@@ -1,4 +1,5 @@
-"""ANIL and MAML through N inner steps on a tanh network (chapters 20 and 21, metalib.anil_steps)."""
+"""ANIL and MAML through N inner steps on a tanh network (chapters 20 and 21,
+metalib.anil_steps)."""
 
 import numpy as np
 import pytest
@@ -16,9 +17,9 @@ from metalib.anil_steps import (
     init_params,
     inner_loop,
     meta_gradient,
-    multiply_adds,
     meta_loss,
     meta_smoothness,
+    multiply_adds,
     predict,
     sample_sinusoid_tasks,
     stable_step_search,
@@ -158,7 +159,8 @@ def test_mlp_head_inner_loss_is_nonconvex(rng):
     assert np.linalg.eigvalsh(H).min() < -0.1, (
         "the two-layer head should have negative curvature"
     )
-    # and head_hessian agrees with finite differences of the head gradient (FO-ANIL at N=0 is that gradient)
+    # and head_hessian agrees with finite differences of the head gradient (FO-ANIL at N=0 is that
+    # gradient)
     small, tasks1 = small_problem(rng, "mlp", n=1)
     H1 = head_hessian(small, tasks1.X_in, tasks1.y_in, RIDGE)[0]
     keys = HEAD_KEYS["mlp"]
@@ -237,7 +239,8 @@ def test_cost_counters(rng):
     assert anil["madds"]["total"] == sum(
         v for k, v in anil["madds"].items() if k != "total"
     )
-    # deterministic, and MAML's second-order work grows with the body N times per task, ANIL's does not
+    # deterministic, and MAML's second-order work grows with the body N times per task, ANIL's does
+    # not
     assert meta_gradient("exact_anil", params, tasks, ALPHA, 4, RIDGE)[2] == anil
     big = init_params(rng, hidden=50, k_width=3, head="ridge")
     _, _, anil_big = meta_gradient("exact_anil", big, tasks, ALPHA, 4, RIDGE)
@@ -279,12 +282,15 @@ def test_sinusoid_tasks_shapes_and_second_moment(rng):
     np.testing.assert_allclose(
         tasks.y_in, tasks.amplitude[:, None] * np.sin(tasks.X_in - tasks.phase[:, None])
     )
-    # E[y^2] = E[A^2] E[sin^2(x - psi)]. sin^2 = (1 - cos(2(x - psi)))/2, and 2 psi covers a full period when
-    # psi ~ U[0, pi], so E[sin^2] = 1/2 for every x; E[A^2] = (b^3 - a^3) / (3 (b - a)). Hence E[y^2] = 4.2517.
+    # E[y^2] = E[A^2] E[sin^2(x - psi)]. sin^2 = (1 - cos(2(x - psi)))/2, and 2 psi covers a full
+    # period when
+    # psi ~ U[0, pi], so E[sin^2] = 1/2 for every x; E[A^2] = (b^3 - a^3) / (3 (b - a)). Hence
+    # E[y^2] = 4.2517.
     a, b = 0.1, 5.0
     expected = (b**3 - a**3) / (3 * (b - a)) / 2
     y2 = tasks.y_in.reshape(-1) ** 2
-    # tasks are independent; samples within a task are not, so the standard error uses per-task means
+    # tasks are independent; samples within a task are not, so the standard error uses per-task
+    # means
     per_task = np.mean(tasks.y_in**2, axis=1)
     tol = 4 * per_task.std() / np.sqrt(per_task.size)
     assert abs(y2.mean() - expected) < tol, (y2.mean(), expected, tol)
@@ -408,8 +414,9 @@ def test_stable_step_search_returns_largest_stable(rng):
 
 
 def test_meta_smoothness_of_a_quadratic_head_block(rng):
-    """With N = 0 and a ridge head, the head block of the meta-objective is quadratic: its Hessian is the mean
-    of Phi_D^T Phi_D / m_out over tasks, so power iteration must return its top eigenvalue."""
+    """With N = 0 and a ridge head, the head block of the meta-objective is quadratic: its Hessian
+    is the mean of Phi_D^T Phi_D / m_out over tasks, so power iteration must return its top
+    eigenvalue."""
     params, tasks = small_problem(rng, "ridge", n=3, m_out=6)
     Phi = features(params, tasks.X_out)
     H = np.mean(np.swapaxes(Phi, -1, -2) @ Phi, axis=0) / 6
