@@ -16,8 +16,8 @@ gradients
 cost
     Multiply-adds in closed form (eqs. `eq-madds-anil`, `eq-madds-maml`) and wall-clock timing.
 training
-    Outer gradient steps (eq. `eq-outer-step-n`) with the book's blow-up guard, the stable-step
-    search, the two-heads comparison.
+    Outer gradient steps (eq. `eq-outer-step-n`) with the book's blow-up guard, several runs
+    trained together, the stable-step search, the two-heads comparison.
 
 Figures and panels of Part IV live in :mod:`metalib.viz.anil_steps`.
 """
@@ -48,7 +48,7 @@ from .model import (
     init_params,
     sample_sinusoid_tasks,
 )
-from .training import Run, compare_heads, stable_step_search, train
+from .training import Run, compare_heads, stable_step_search, train, train_runs
 
 __all__ = [
     "HEADS",
@@ -76,6 +76,7 @@ __all__ = [
     "multiply_adds",
     "Run",
     "train",
+    "train_runs",
     "stable_step_search",
     "compare_heads",
     "time_meta_gradient",

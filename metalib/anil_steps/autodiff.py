@@ -17,8 +17,6 @@ The names are private to :mod:`metalib.anil_steps`: readers call the meta-gradie
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..linalg import transpose
@@ -41,7 +39,7 @@ class _Tally:
 
     def mm(self, A, B):
         out = A @ B
-        self.madds[self.category] += math.prod(out.shape) * A.shape[-1]
+        self.madds[self.category] += out.size * A.shape[-1]
         return out
 
 
@@ -136,4 +134,5 @@ def _rop_backward(Ws, acts, As, dWs, dAs, G, dG, tally, need_input=False):
 def _squared_loss(As, y):
     """Per-task ``1/(2m) ||f - y||^2`` and its output cotangent ``(f - y)/m`` of shape (n, m, 1)."""
     r = As[-1][..., 0] - y
-    return 0.5 * np.mean(r**2, axis=-1), r[..., None] / y.shape[-1]
+    m = y.shape[-1]
+    return (r * r).sum(axis=-1) * (0.5 / m), r[..., None] * (1.0 / m)

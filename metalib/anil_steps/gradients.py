@@ -58,24 +58,62 @@ def _features(p, X, tally):
     return _forward([p["W1"], p["W2"]], ("tanh", "tanh"), _lift(X), tally)
 
 
-def _head_inner_loop(kind, head0, Phi, y, alpha, N, ridge, tally, keep=True):
+def _step_sizes(alpha, N):
+    """The step size of each of the N inner steps: ``alpha`` repeated, or ``alpha`` itself when it
+    is already a list of N per-step values.
+
+    Runs with different numbers of inner steps are trained together (:func:`_meta_gradient_runs`)
+    by giving a run the step size 0 after its own ``N``: such a step leaves the head unchanged and
+    its Jacobian ``I - 0 H`` is the identity, so the run's iterates and meta-gradient are exactly
+    those of its own ``N``.
+    """
+    return alpha if isinstance(alpha, list) else [alpha] * N
+
+
+def _head_inner_loop(
+    kind, head0, Phi, y, alpha, N, ridge, tally, keep=True, track_loss=False
+):
     """N gradient steps on the head (eq. `eq-anil-inner-n`); returns iterates, activations,
-    cotangents, losses."""
+    cotangents and (``track_loss``) the support losses.
+
+    ``alpha`` is the step size: a float, an array of shape (n, 1, 1) giving every task its own, or
+    a list of N such values, one per inner step (see :func:`_step_sizes`); ``ridge`` a float or
+    an array of shape (n, 1, 1). Losses are tracked for a float ``ridge`` only.
+    """
     acts = _acts(kind, body=False)
     heads, stored, losses = [head0], [], []
-    for _ in range(N):
+    steps = _step_sizes(alpha, N)
+    for j in range(N):
         As = _forward(heads[-1], acts, Phi, tally)
         loss, G = _squared_loss(As, y)
         grads, _ = _backward(heads[-1], acts, As, G, tally)
-        losses.append(
-            loss + 0.5 * ridge * sum(np.sum(W**2, axis=(-2, -1)) for W in heads[-1])
-        )
-        heads.append([W - alpha * (g + ridge * W) for W, g in zip(heads[-1], grads)])
+        if track_loss:
+            losses.append(
+                loss + 0.5 * ridge * sum(np.sum(W**2, axis=(-2, -1)) for W in heads[-1])
+            )
+        heads.append([W - steps[j] * (g + ridge * W) for W, g in zip(heads[-1], grads)])
         if keep:
             stored.append((As, G))
         else:
             heads = heads[-1:]
     return heads, stored, losses
+
+
+def _body_layout(p, rows, per_task):
+    """The body weights and how the ``rows`` tasks share them.
+
+    A run's tasks share one body, so the body's passes stack all their points as the rows of one
+    matrix. Body weights of shape (h, 2), (k', h) serve all tasks (one run); with a leading axis
+    ``R`` (several runs trained together, :func:`_meta_gradient_runs`) run ``r`` owns the tasks
+    ``r n, ..., r n + n - 1``; ``per_task`` makes every task its own run (per-task gradients).
+    Returns ``(body, R, n, lead)`` with ``lead = (R,)`` when the weights carry the run axis.
+    """
+    body = [p["W1"], p["W2"]]
+    if per_task:
+        body = [np.broadcast_to(W, (rows, *W.shape[-2:])) for W in body]
+    lead = (body[0].shape[0],) if body[0].ndim == 3 else ()
+    R = lead[0] if lead else 1
+    return body, R, rows // R, lead
 
 
 # region: anil-meta-gradient
@@ -84,20 +122,25 @@ def _anil(
 ):
     """Per-task query losses, and (order "exact"/"first") the task-averaged meta-gradient of
     ANIL."""
-    n, m_in = X_in.shape
+    rows, m_in = X_in.shape
+    m = m_in + X_out.shape[1]
+    body, R, n, lead = _body_layout(p, rows, per_task)
+    steps = _step_sizes(alpha, N)  # steps[j]: the step size of inner step j
     tally.category = "outer"
     body_acts = ("tanh", "tanh")
+    X = _lift(np.concatenate([X_in, X_out], axis=1))
     A_body = _forward(
-        [p["W1"], p["W2"]],
-        body_acts,
-        _lift(np.concatenate([X_in, X_out], axis=1)),
-        tally,
-    )
-    Phi_S, Phi_D = A_body[-1][:, :m_in], A_body[-1][:, m_in:]
-    head0 = [np.broadcast_to(W, (n, *W.shape[-2:])) for W in _head_mats(kind, p)]
+        body, body_acts, X.reshape(*lead, n * m, 2), tally
+    )  # one run's points
+    Phi = A_body[-1].reshape(rows, m, -1)  # back to (tasks, points, features)
+    Phi_S, Phi_D = Phi[:, :m_in], Phi[:, m_in:]
+    head0 = [  # every task starts from its run's head
+        np.repeat(W, n, axis=0) if W.ndim == 3 else np.broadcast_to(W, (rows, *W.shape))
+        for W in _head_mats(kind, p)
+    ]
     tally.category = "inner"
     heads, stored, _ = _head_inner_loop(
-        kind, head0, Phi_S, y_in, alpha, N, ridge, tally, keep=order == "exact"
+        kind, head0, Phi_S, y_in, steps, N, ridge, tally, keep=order == "exact"
     )
     tally.category = "outer"
     acts = _acts(kind, body=False)
@@ -117,24 +160,29 @@ def _anil(
             Hv, dG_Phi = _rop_backward(
                 heads[j], acts, As, v, dAs, G, dAs[-1] / m_in, tally, need_input=True
             )
-            C = C - alpha * dG_Phi  # eq. eq-mixed-accumulated
+            C = C - steps[j] * dG_Phi  # eq. eq-mixed-accumulated
             v = [
-                vW - alpha * (HW + ridge * vW) for vW, HW in zip(v, Hv)
+                vW - steps[j] * (HW + ridge * vW) for vW, HW in zip(v, Hv)
             ]  # v <- (I - alpha H_j) v
     # one body backward for the query gradient and all N mixed products (eq. eq-anil-metagrad-phi);
     # its work is linear in the number of rows, so the support rows' share (the mixed products) is
     # booked as second-order
-    G_body = np.concatenate([C, G_Phi_D], axis=1)
+    G_body = np.concatenate([C, G_Phi_D], axis=1).reshape(A_body[-1].shape)
     before = tally.madds["outer"]
     tally.category = "outer"
-    grads_body, _ = _backward([p["W1"], p["W2"]], body_acts, A_body, G_body, tally)
+    grads_body, _ = _backward(
+        body, body_acts, A_body, G_body, tally
+    )  # summed over a run
     if order == "exact":
-        share = (tally.madds["outer"] - before) * m_in // G_body.shape[1]
+        share = (tally.madds["outer"] - before) * m_in // m
         tally.madds["outer"] -= share
         tally.madds["second_order"] += share
-    reduce = (lambda A: A) if per_task else (lambda A: A.mean(axis=0))
-    grads = {"W1": reduce(grads_body[0]), "W2": reduce(grads_body[1])}
-    grads.update(_head_dict(kind, [reduce(vW) for vW in v]))
+    grads = {
+        "W1": grads_body[0] / n,
+        "W2": grads_body[1] / n,
+    }  # mean over a run's tasks
+    v = [vW.reshape(*lead, n, *vW.shape[1:]).mean(axis=len(lead)) for vW in v]
+    grads.update(_head_dict(kind, v))
     return loss_D, grads
 
 
@@ -156,18 +204,21 @@ def _maml(
     acts = _acts(kind)
     n_body = len(BODY_KEYS)
     theta = [
-        np.broadcast_to(W, (n, *W.shape))
+        np.broadcast_to(W, (n, *W.shape[-2:]))
         for W in [p["W1"], p["W2"]] + _head_mats(kind, p)
     ]
     thetas, stored = [theta], []
+    steps = _step_sizes(alpha, N)  # steps[j]: the step size of inner step j
     Xt_in = _lift(X_in)
     tally.category = "inner"
-    for _ in range(N):  # eq. eq-maml-inner-n
+    for j in range(N):  # eq. eq-maml-inner-n
         As = _forward(thetas[-1], acts, Xt_in, tally)
         _, G = _squared_loss(As, y_in)
         grads, _ = _backward(thetas[-1], acts, As, G, tally)
         reg = [0.0] * n_body + [ridge * W for W in thetas[-1][n_body:]]
-        thetas.append([W - alpha * (g + c) for W, g, c in zip(thetas[-1], grads, reg)])
+        thetas.append(
+            [W - steps[j] * (g + c) for W, g, c in zip(thetas[-1], grads, reg)]
+        )
         stored.append((As, G))
     tally.category = "outer"
     A_D = _forward(thetas[-1], acts, _lift(X_out), tally)
@@ -181,7 +232,7 @@ def _maml(
         dAs = _jvp(thetas[j], acts, As, v, tally)
         Hv, _ = _rop_backward(thetas[j], acts, As, v, dAs, G, dAs[-1] / m_in, tally)
         reg = [0.0] * n_body + [ridge * vW for vW in v[n_body:]]
-        v = [vW - alpha * (HW + c) for vW, HW, c in zip(v, Hv, reg)]
+        v = [vW - steps[j] * (HW + c) for vW, HW, c in zip(v, Hv, reg)]
     v = v if per_task else [vW.mean(axis=0) for vW in v]
     grads = {"W1": v[0], "W2": v[1]}
     grads.update(_head_dict(kind, v[n_body:]))
@@ -283,7 +334,7 @@ def inner_loop(params, X_in, y_in, alpha, N, ridge=0.0):
     head0 = [np.broadcast_to(W, (X_in.shape[0], *W.shape)) for W in _head_mats(kind, p)]
     with np.errstate(over="ignore", invalid="ignore"):
         heads, _, losses = _head_inner_loop(
-            kind, head0, Phi, y_in, alpha, N, ridge, tally
+            kind, head0, Phi, y_in, alpha, N, ridge, tally, track_loss=True
         )
         last_fit, _ = _squared_loss(
             _forward(heads[-1], _acts(kind, body=False), Phi, tally), y_in
@@ -476,6 +527,71 @@ def _meta_gradient(method, kind, p, data, alpha, N, ridge, per_task=False):
     return float(np.mean(loss)), grads, cost
 
 
+def _meta_gradient_runs(method, kind, P, data, alpha, N, ridge, gradient=True):
+    """Meta-losses and meta-gradients of ``R`` runs at once (several runs trained together).
+
+    ``P`` holds every parameter with a leading run axis (``W1`` of shape (R, h, 2), ...);
+    ``data`` the four task arrays, of shape (R, n, m) (each run its own tasks) or (n, m) (the
+    same tasks for every run); ``alpha`` and ``ridge`` are floats or arrays of shape (R,); ``N``
+    an int or an array of shape (R,) (each run takes ``max N`` steps, with step size 0 after its
+    own ``N``, see :func:`_step_sizes`).
+    The runs' tasks are stacked on the engine's task axis (R n rows), each row with its own copy
+    of its run's parameters (the engine allows a task axis on every weight), so one pass of array
+    operations serves all runs; the per-task gradients are then averaged within each run. With
+    ``R = 1`` this is exactly :func:`_meta_gradient`'s computation. ``gradient=False`` computes
+    the losses only.
+
+    Returns
+    -------
+    loss : ndarray, shape (R,)
+    grads : dict of ndarray with a leading axis R, or None
+    madds : dict
+        Multiply-adds of the whole batch by category (``R`` times one run's).
+    """
+    R = P["W1"].shape[0]
+    data = [np.broadcast_to(A, (R, *np.shape(A)[-2:])) for A in data]
+    n = data[0].shape[1]
+    tally = _Tally()
+    run = _maml if method == "exact_maml" else _anil
+    order = ("first" if method == "fo_anil" else "exact") if gradient else None
+    N_runs = np.broadcast_to(np.asarray(N), (R,))
+    N = int(N_runs.max())
+    if R == 1:  # shared weights, as in meta_gradient
+        p = {key: value[0] for key, value in P.items()}
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, grads = run(
+                kind, p, *(A[0] for A in data), alpha, N, ridge, order, tally
+            )
+        loss = np.array([np.mean(loss)])
+        grads = None if grads is None else {key: g[None] for key, g in grads.items()}
+        return loss, grads, tally.madds
+
+    def per_row(x):
+        x = np.asarray(x, dtype=float)
+        return float(x) if x.ndim == 0 else np.repeat(x, n)[:, None, None]
+
+    if np.any(N_runs != N):  # a run stops stepping (step size 0) after its own N
+        alpha = [per_row(np.where(j < N_runs, alpha, 0.0)) for j in range(N)]
+    else:
+        alpha = per_row(alpha)
+
+    rows = [A.reshape(R * n, A.shape[-1]) for A in data]
+    maml = method == "exact_maml"  # MAML adapts every weight: one copy per task
+    p_rows = (
+        {key: np.repeat(value, n, axis=0) for key, value in P.items()} if maml else P
+    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, grads = run(
+            kind, p_rows, *rows, alpha, N, per_row(ridge), order, tally, maml
+        )
+    loss = loss.reshape(R, n).mean(axis=1)
+    if grads is not None and maml:
+        grads = {
+            key: g.reshape(R, n, *g.shape[1:]).mean(axis=1) for key, g in grads.items()
+        }
+    return loss, grads, tally.madds
+
+
 def first_order_reference(params, tasks, alpha, N, ridge=0.0):
     """The objective whose gradient is the FO-ANIL direction (eq. `eq-fo-anil-n`), for
     finite-difference checks.
@@ -524,6 +640,39 @@ def _unflatten(vec, like, keys):
     return out
 
 
+def _lanczos_extremes(matvec, v, steps, tol):
+    """Smallest and largest Ritz values of a symmetric operator after at most ``steps`` Lanczos
+    steps from ``v`` (full reorthogonalization; stops early when both change by less than
+    ``tol`` relative to the largest magnitude, or when the Krylov space is exhausted)."""
+    basis = [v / np.linalg.norm(v)]
+    diag, off = [], []
+    w = matvec(basis[0])
+    extremes = (np.nan, np.nan)
+    for _ in range(steps):
+        diag.append(float(w @ basis[-1]))
+        T = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
+        ritz = np.linalg.eigvalsh(T)
+        previous, extremes = extremes, (float(ritz[0]), float(ritz[-1]))
+        if not np.all(np.isfinite(ritz)):
+            return (np.nan, np.nan)
+        scale = max(abs(extremes[0]), abs(extremes[1]))
+        change = max(abs(a - b) for a, b in zip(extremes, previous))
+        if (
+            len(diag) == steps or change <= tol * scale
+        ):  # NaN change (first step) goes on
+            break
+        Q = np.array(basis)
+        w = w - diag[-1] * basis[-1]
+        w = w - Q.T @ (Q @ w)  # full reorthogonalization (the basis is small)
+        b = float(np.linalg.norm(w))
+        if b <= 1e-12 * max(scale, 1e-300):  # exhausted: the Ritz values are exact
+            break
+        off.append(b)
+        basis.append(w / b)
+        w = matvec(basis[-1]) - b * basis[-2]
+    return extremes
+
+
 def meta_smoothness(
     method,
     params,
@@ -536,14 +685,18 @@ def meta_smoothness(
     rng=None,
     block="all",
     which="magnitude",
+    tol=0.0,
 ):
-    """Largest |eigenvalue| of the meta-Hessian, by power iteration on finite differences of the
+    """Extreme eigenvalues of the meta-Hessian, by Lanczos iteration on finite differences of the
     exact meta-gradient.
 
-    ``H_meta v ~ (grad F(x + eps v) - grad F(x - eps v)) / (2 eps)``; the estimate is ``||H_meta
-    v||`` for the final unit ``v``. It measures the local smoothness constant of the
-    meta-objective, which caps the stable outer step size of gradient descent at about ``2 /
-    L_meta``.
+    ``H_meta v ~ (grad F(x + eps v) - grad F(x - eps v)) / (2 eps)``, the two gradients computed
+    together as two runs of one batch. Lanczos iteration builds an orthonormal basis of the Krylov
+    space ``v, H v, H^2 v, ...`` and the tridiagonal matrix of ``H_meta`` in it; the extreme
+    eigenvalues of that small matrix (Ritz values) approach those of ``H_meta`` from inside, both
+    ends of the spectrum from the same products. ``max |lambda|`` is the local smoothness constant
+    of the meta-objective, which caps the stable outer step size of gradient descent at about
+    ``2 / L_meta``.
 
     Parameters
     ----------
@@ -553,57 +706,59 @@ def meta_smoothness(
         A fixed batch: the smoothness of the batch meta-objective.
     alpha, N, ridge : as in :func:`meta_gradient`
     iterations : int
-        Power-iteration steps.
+        Largest number of Lanczos steps (Hessian-vector products).
     eps : float
         Finite-difference step.
     rng : numpy.random.Generator
         Draws the starting vector.
     block : {"all", "body", "head"}
         Restrict to the body block, the head block, or use all parameters.
-
-    which : {"magnitude", "largest"}
+    which : {"magnitude", "largest", "both"}
         ``"magnitude"``: the largest ``|eigenvalue|``, ``max |lambda|``; ``"largest"``: the largest
-        eigenvalue ``lambda_max`` (the largest positive curvature when it is positive), by a
-        second power iteration on ``H_meta + max|lambda| I``, whose top eigenvalue is
-        ``lambda_max + max|lambda|``.
+        eigenvalue ``lambda_max`` (the largest positive curvature when it is positive);
+        ``"both"``: the pair ``(max |lambda|, lambda_max)``.
+    tol : float
+        Stop once both extreme Ritz values change by less than ``tol`` (relative to the larger
+        magnitude) from one step to the next; 0 runs all ``iterations`` (or until the Krylov
+        space is exhausted, where the values are exact).
 
     Returns
     -------
-    float
+    float, or a pair of floats for ``which="both"``
     """
     method = check_choice("method", method, ("exact_anil", "exact_maml"))
-    which = check_choice("which", which, ("magnitude", "largest"))
+    which = check_choice("which", which, ("magnitude", "largest", "both"))
     kind, p = check_params(params)
     iterations = check_positive_int("iterations", iterations)
     eps = check_positive_float("eps", eps)
     block = check_choice("block", block, ("all", "body", "head"))
+    tol = check_nonnegative_float("tol", tol)
     check_rng("rng", rng)
+    data = check_tasks(tasks)
+    alpha, N, ridge = _check_common(alpha, N, ridge)
     keys = {
         "all": BODY_KEYS + HEAD_KEYS[kind],
         "body": BODY_KEYS,
         "head": HEAD_KEYS[kind],
     }[block]
     x = _flatten(p, keys)
+    pair = {key: np.stack([p[key], p[key]]) for key in p}
 
-    def grad(vec):
-        return _flatten(
-            meta_gradient(method, _unflatten(vec, p, keys), tasks, alpha, N, ridge)[1],
-            keys,
+    def hessian_vector(v):  # central difference; both points as two runs of one batch
+        for side, point in enumerate((x + eps * v, x - eps * v)):
+            for key, value in _unflatten(point, p, keys).items():
+                if key in keys:
+                    pair[key][side] = value
+        _, grads, _ = _meta_gradient_runs(method, kind, pair, data, alpha, N, ridge)
+        plus, minus = (
+            _flatten({key: grads[key][side] for key in keys}, keys) for side in (0, 1)
         )
+        return (plus - minus) / (2 * eps)
 
-    def power(shift):
-        v = rng.standard_normal(x.size)
-        v /= np.linalg.norm(v)
-        value = 0.0
-        for _ in range(iterations):
-            Hv = (grad(x + eps * v) - grad(x - eps * v)) / (2 * eps) + shift * v
-            value = float(np.linalg.norm(Hv))
-            if not np.isfinite(value) or value == 0:
-                break
-            v = Hv / value
-        return value
-
-    magnitude = power(0.0)
-    if which == "magnitude" or not np.isfinite(magnitude):
-        return magnitude
-    return power(magnitude) - magnitude
+    low, high = _lanczos_extremes(
+        hessian_vector, rng.standard_normal(x.size), iterations, tol
+    )
+    magnitude, largest = max(abs(low), abs(high)), high
+    return {"magnitude": magnitude, "largest": largest, "both": (magnitude, largest)}[
+        which
+    ]

@@ -107,6 +107,13 @@ def sample_sinusoid_tasks(
             raise ValueError(
                 f"{name} must be a pair (low, high) with low <= high, got {pair!r}"
             )
+    return _draw_tasks(rng, n, m_in, m_out, amplitude, phase, x_range)
+
+
+def _draw_tasks(
+    rng, n, m_in, m_out, amplitude=(0.1, 5.0), phase=(0.0, np.pi), x_range=(-5.0, 5.0)
+):
+    """:func:`sample_sinusoid_tasks` on checked arguments (the training loops' per-step draw)."""
     A = rng.uniform(*amplitude, size=n)
     psi = rng.uniform(*phase, size=n)
     X_in = rng.uniform(*x_range, size=(n, m_in))

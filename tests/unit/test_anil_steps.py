@@ -25,6 +25,7 @@ from metalib.anil_steps import (
     stable_step_search,
     time_meta_gradient,
     train,
+    train_runs,
 )
 
 ALPHA, RIDGE = 0.1, 0.1
@@ -383,34 +384,117 @@ def test_blow_up_of_the_inner_loop_names_alpha(rng):
         )
 
 
-def test_stable_step_search_returns_largest_stable(rng):
+def test_stable_step_search_returns_the_largest_stable_step_of_each_stream(rng):
     params = init_params(rng, hidden=16, k_width=8, head="mlp")
     test = sample_sinusoid_tasks(np.random.default_rng(1), 50, 10, 10)
-    beta, runs = stable_step_search(
-        "exact_anil", params, 0.3, 10, [5.0, 0.02, 0.002], 40, [3, 4], test_tasks=test
+    grid = [5.0, 0.02, 0.002]
+    beta_max, runs = stable_step_search(
+        "exact_anil", params, 0.3, 10, grid, 40, [3, 4], test_tasks=test
     )
-    assert beta in (0.02, 0.002)
-    assert (
-        not runs[5.0][-1].stable and len(runs[5.0]) == 1
-    )  # the first unstable stream ends the candidate
-    assert len(runs[beta]) == 2 and all(run.stable for run in runs[beta])
-    assert all(not all(run.stable for run in runs[b]) for b in runs if b > beta)
-    # the stream is the only randomness: one seed reproduces the run of train() with that seed
-    _, single = stable_step_search(
-        "exact_anil", params, 0.3, 10, [beta], 40, 3, test_tasks=test
-    )
-    direct = train(
-        "exact_anil",
+    assert beta_max.shape == (2,)
+    for seed, best in zip([3, 4], beta_max):
+        assert best in (0.02, 0.002)
+        assert runs[best][seed].stable
+        # every larger candidate was tried on this stream and was not stable
+        assert all(not runs[b][seed].stable for b in grid if b > best)
+        # a stream leaves the search at its first stable candidate
+        assert all(seed not in runs.get(b, {}) for b in grid if b < best)
+    # the search is scanned, not bisected: each stream's answer is what train() finds
+    for seed, best in zip([3, 4], beta_max):
+        verdicts = [
+            train(
+                "exact_anil",
+                params,
+                0.3,
+                b,
+                10,
+                40,
+                np.random.default_rng(seed),
+                test_tasks=test,
+                record_every=40,
+                warn=False,
+            ).stable
+            for b in grid
+        ]
+        assert best == grid[verdicts.index(True)]
+
+
+def test_runs_trained_together_equal_runs_trained_alone(rng):
+    """train_runs shares the array operations of a step, not the runs' randomness or updates."""
+    params = init_params(rng, hidden=16, k_width=8, head="mlp")
+    test = sample_sinusoid_tasks(np.random.default_rng(1), 20, 10, 10)
+    settings = dict(alpha=[0.3, 0.1, 0.3], beta=[5.0, 0.05, 0.02], seeds=[5, 5, 6])
+    with pytest.warns(DivergenceWarning):
+        together = train_runs(
+            "exact_anil",
+            params,
+            N=10,
+            iterations=30,
+            test_tasks=test,
+            record_every=10,
+            **settings,
+        )
+    assert together[0].stopped_at > 0  # the first run blows up and leaves the batch
+    for r, run in enumerate(together):
+        alone = train(
+            "exact_anil",
+            params,
+            settings["alpha"][r],
+            settings["beta"][r],
+            10,
+            30,
+            np.random.default_rng(settings["seeds"][r]),
+            test_tasks=test,
+            record_every=10,
+            warn=False,
+        )
+        assert run.stopped_at == alone.stopped_at
+        np.testing.assert_array_equal(run.iterations, alone.iterations)
+        np.testing.assert_allclose(run.test_loss, alone.test_loss, rtol=1e-10)
+        np.testing.assert_allclose(run.train_loss, alone.train_loss, rtol=1e-10)
+        assert run.cost == alone.cost
+        for key in params:
+            np.testing.assert_allclose(run.params[key], alone.params[key], rtol=1e-9)
+    with pytest.raises(ValueError, match="one value or one per run"):
+        train_runs("exact_anil", params, [0.1, 0.2], [0.1, 0.2, 0.3], 1, 5, 0)
+
+
+@pytest.mark.parametrize("method", ["exact_anil", "fo_anil", "exact_maml"])
+def test_runs_with_different_N_trained_together_equal_runs_alone(rng, method):
+    """A run padded with zero-size inner steps up to the largest N is exactly its own run."""
+    params = init_params(rng, hidden=8, k_width=4, head="ridge")
+    test = sample_sinusoid_tasks(np.random.default_rng(1), 20, 10, 10)
+    Ns = [1, 3, 0, 6]
+    together = train_runs(
+        method,
         params,
-        0.3,
-        beta,
-        10,
-        40,
-        np.random.default_rng(3),
+        0.1,
+        0.05,
+        Ns,
+        12,
+        3,
+        ridge=RIDGE,
         test_tasks=test,
-        record_every=40,
+        record_every=4,
     )
-    np.testing.assert_array_equal(single[beta][0].test_loss, direct.test_loss)
+    for N, run in zip(Ns, together):
+        alone = train(
+            method,
+            params,
+            0.1,
+            0.05,
+            N,
+            12,
+            np.random.default_rng(3),
+            ridge=RIDGE,
+            test_tasks=test,
+            record_every=4,
+        )
+        assert run.N == N and run.cost == alone.cost
+        np.testing.assert_allclose(run.test_loss, alone.test_loss, rtol=1e-10)
+        np.testing.assert_allclose(run.train_loss, alone.train_loss, rtol=1e-10)
+        for key in params:
+            np.testing.assert_allclose(run.params[key], alone.params[key], rtol=1e-9)
 
 
 def test_meta_smoothness_of_a_quadratic_head_block(rng):
