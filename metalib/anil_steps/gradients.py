@@ -290,11 +290,23 @@ def predict(params, X):
     """
     kind = head_kind(params)
     X = as_array("X", X, ndim=2)
+    head = {key: as_array(f"params['{key}']", params[key]) for key in HEAD_KEYS[kind]}
+    per_task = head["w"].ndim == 2 if kind == "ridge" else head["V"].ndim == 3
+    # the body and one head are checked as usual; a per-task head has a leading axis of length
+    # n (the rows of X)
+    one_head = {key: value[0] if per_task else value for key, value in head.items()}
+    _, p = check_params({**{key: params[key] for key in BODY_KEYS}, **one_head})
+    for key, value in head.items():
+        if per_task and value.shape != (X.shape[0], *p[key].shape):
+            raise ValueError(
+                f"params['{key}'] must have shape {p[key].shape} or, one per task, "
+                f"{(X.shape[0], *p[key].shape)}; got {value.shape}"
+            )
     tally = _Tally()
-    body = {key: as_array(f"params['{key}']", params[key], ndim=2) for key in BODY_KEYS}
-    Phi = _features(body, X, tally)[-1]
-    head = [np.asarray(W, dtype=float) for W in _head_mats(kind, params)]
-    return _forward(head, _acts(kind, body=False), Phi, tally)[-1][..., 0]
+    Phi = _features(p, X, tally)[-1]
+    return _forward(_head_mats(kind, head), _acts(kind, body=False), Phi, tally)[-1][
+        ..., 0
+    ]
 
 
 def inner_loop(params, X_in, y_in, alpha, N, ridge=0.0):
@@ -368,6 +380,10 @@ def head_hessian(params, X_in, y_in, ridge=0.0):
     kind, p = check_params(params)
     X_in = as_array("X_in", X_in, ndim=2)
     y_in = as_array("y_in", y_in, ndim=2)
+    if y_in.shape != X_in.shape:
+        raise ValueError(
+            f"y_in must have the shape of X_in {X_in.shape}, got {y_in.shape}"
+        )
     ridge = check_nonnegative_float("ridge", ridge)
     tally = _Tally()
     n = X_in.shape[0]
@@ -475,7 +491,9 @@ def meta_gradient(method, params, tasks, alpha, N, ridge=0.0, per_task=False):
     kind, p = check_params(params)
     data = check_tasks(tasks)
     alpha, N, ridge = _check_common(alpha, N, ridge)
-    return _meta_gradient(method, kind, p, data, alpha, N, ridge, per_task)
+    if not isinstance(per_task, (bool, np.bool_)):
+        raise TypeError(f"per_task must be True or False, got {per_task!r}")
+    return _meta_gradient(method, kind, p, data, alpha, N, ridge, bool(per_task))
 
 
 def _meta_gradient(method, kind, p, data, alpha, N, ridge, per_task=False):

@@ -13,6 +13,7 @@ Parameters travel as a ``dict`` of arrays: body keys ``"W1"`` (h, 2), ``"W2"`` (
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -45,7 +46,16 @@ HEAD_KEYS = {"ridge": ("w",), "mlp": ("V", "a")}
 # ------------------------------------------------------------------------------------------------
 
 
-class Tasks(NamedTuple):
+class _TaskArrays(NamedTuple):
+    X_in: np.ndarray
+    y_in: np.ndarray
+    X_out: np.ndarray
+    y_out: np.ndarray
+    amplitude: np.ndarray
+    phase: np.ndarray
+
+
+class Tasks(_TaskArrays):
     """A batch of ``n`` sinusoid regression tasks (eq. `eq-sinusoid-tasks`).
 
     Attributes
@@ -56,14 +66,39 @@ class Tasks(NamedTuple):
         Query inputs and targets.
     amplitude, phase : ndarray, shape (n,)
         The task parameters ``A_i`` and ``psi_i``.
+
+    The constructor checks the shapes and that every entry is finite, naming the argument.
     """
 
-    X_in: np.ndarray
-    y_in: np.ndarray
-    X_out: np.ndarray
-    y_out: np.ndarray
-    amplitude: np.ndarray
-    phase: np.ndarray
+    __slots__ = ()
+
+    def __new__(cls, X_in, y_in, X_out, y_out, amplitude, phase):
+        arrays = {
+            name: as_array(name, value, ndim=ndim)
+            for name, value, ndim in (
+                ("X_in", X_in, 2),
+                ("y_in", y_in, 2),
+                ("X_out", X_out, 2),
+                ("y_out", y_out, 2),
+                ("amplitude", amplitude, 1),
+                ("phase", phase, 1),
+            )
+        }
+        n = arrays["X_in"].shape[0]
+        expected = {
+            "y_in": arrays["X_in"].shape,
+            "X_out": (n, arrays["X_out"].shape[1]),
+            "y_out": arrays["X_out"].shape,
+            "amplitude": (n,),
+            "phase": (n,),
+        }
+        for name, shape in expected.items():
+            if arrays[name].shape != shape:
+                raise ValueError(
+                    f"{name} must have shape {shape} (n = {n} tasks, from X_in), "
+                    f"got {arrays[name].shape}"
+                )
+        return super().__new__(cls, **arrays)
 
 
 def sample_sinusoid_tasks(
@@ -98,14 +133,16 @@ def sample_sinusoid_tasks(
         ("phase", phase),
         ("x_range", x_range),
     ):
-        if (
-            not isinstance(pair, (tuple, list))
-            or len(pair) != 2
-            or not all(np.isfinite(float(v)) for v in pair)
-            or not pair[0] <= pair[1]
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"{name} must be a pair (low, high), got {pair!r}")
+        if not all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in pair
         ):
+            raise TypeError(f"{name} must be a pair of real numbers, got {pair!r}")
+        if not all(np.isfinite(v) for v in pair) or not pair[0] <= pair[1]:
             raise ValueError(
-                f"{name} must be a pair (low, high) with low <= high, got {pair!r}"
+                f"{name} must be a pair (low, high) of finite numbers with low <= high, "
+                f"got {pair!r}"
             )
     return _draw_tasks(rng, n, m_in, m_out, amplitude, phase, x_range)
 
@@ -118,13 +155,15 @@ def _draw_tasks(
     psi = rng.uniform(*phase, size=n)
     X_in = rng.uniform(*x_range, size=(n, m_in))
     X_out = rng.uniform(*x_range, size=(n, m_out))
-    return Tasks(
-        X_in,
-        A[:, None] * np.sin(X_in - psi[:, None]),
-        X_out,
-        A[:, None] * np.sin(X_out - psi[:, None]),
-        A,
-        psi,
+    return Tasks._make(  # valid by construction: skip the constructor's checks
+        (
+            X_in,
+            A[:, None] * np.sin(X_in - psi[:, None]),
+            X_out,
+            A[:, None] * np.sin(X_out - psi[:, None]),
+            A,
+            psi,
+        )
     )
 
 

@@ -17,6 +17,7 @@ lower.
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..divergence import BlowupGuard
 from ..validation import (
+    as_array,
     check_choice,
     check_nonnegative_float,
     check_nonnegative_int,
@@ -42,6 +44,7 @@ from .model import (
     _draw_tasks,
     check_params,
     check_tasks,
+    head_kind,
 )
 
 
@@ -86,6 +89,36 @@ class Run:
     stopped_at: int
     params: dict
     cost: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.method = check_choice("method", self.method, METHODS)
+        self.head = check_choice("head", self.head, HEADS)
+        self.N = check_nonnegative_int("N", self.N)
+        self.alpha = check_positive_float("alpha", self.alpha)
+        self.beta = check_positive_float("beta", self.beta)
+        self.ridge = check_nonnegative_float("ridge", self.ridge)
+        self.iterations = as_array("iterations", self.iterations, ndim=1)
+        for name in (
+            "test_loss",
+            "seconds",
+        ):  # NaN allowed: no test tasks, no time recorded
+            value = as_array(name, getattr(self, name), ndim=1, finite=False)
+            if value.shape != self.iterations.shape:
+                raise ValueError(
+                    f"{name} must have the shape of iterations {self.iterations.shape}, "
+                    f"got {value.shape}"
+                )
+            setattr(self, name, value)
+        self.train_loss = as_array("train_loss", self.train_loss, ndim=1, finite=False)
+        if not isinstance(self.stopped_at, numbers.Integral) or self.stopped_at < -1:
+            raise ValueError(
+                f"stopped_at must be an integer >= -1 (-1: not stopped), got {self.stopped_at!r}"
+            )
+        self.stopped_at = int(self.stopped_at)
+        if check_params(self.params)[0] != self.head:
+            raise ValueError(f"params must hold a {self.head} head, as head says")
+        if not isinstance(self.cost, dict):
+            raise TypeError(f"cost must be a dict, got {type(self.cost).__name__}")
 
     @property
     def stable(self):
@@ -282,6 +315,12 @@ def _per_run(values, like):
     return values.reshape((-1,) + (1,) * (like.ndim - 1))
 
 
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _check_run_args(
     method, params0, iterations, n, m_in, m_out, record_every, test_tasks
 ):
@@ -369,6 +408,8 @@ def train(
     alpha = check_positive_float("alpha", alpha)
     beta = check_positive_float("beta", beta)
     ridge = check_nonnegative_float("ridge", ridge)
+    learn_head_init = _check_bool("learn_head_init", learn_head_init)
+    warn = _check_bool("warn", warn)
     keys = BODY_KEYS + (HEAD_KEYS[kind] if learn_head_init else ())
     (run,) = _train_runs(
         method,
@@ -445,6 +486,8 @@ def train_runs(
         s = check_nonnegative_int("seeds", s)
         generators.setdefault(s, np.random.default_rng(s))
     streams = [generators[int(s)] for s in lists["seeds"]]
+    learn_head_init = _check_bool("learn_head_init", learn_head_init)
+    warn = _check_bool("warn", warn)
     keys = BODY_KEYS + (HEAD_KEYS[kind] if learn_head_init else ())
     return _train_runs(
         method,
@@ -540,14 +583,14 @@ def stable_step_search(
         raise ValueError(
             "test_tasks must be given: they decide whether a run is stable"
         )
-    method, kind, params, T, sizes, _, test_data = _check_run_args(
+    method, kind, params, T, sizes, record_every, test_data = _check_run_args(
         method,
         params0,
         iterations,
         n,
         m_in,
         m_out,
-        record_every or iterations,
+        iterations if record_every is None else record_every,
         test_tasks,
     )
     N = check_nonnegative_int("N", N)
@@ -573,7 +616,7 @@ def stable_step_search(
             [np.random.default_rng(seeds[s]) for s in searching],
             sizes,
             test_data,
-            record_every or T,
+            record_every,
             keys,
             warn=False,
         )
@@ -623,10 +666,18 @@ def compare_heads(
     dict
         ``{"ridge": Run, "mlp": Run}``
     """
-    if set(starts) != set(HEADS):
+    if not isinstance(starts, dict) or set(starts) != set(HEADS):
+        got = sorted(starts) if isinstance(starts, dict) else type(starts).__name__
         raise ValueError(
-            f"starts must map each of {HEADS} to its starting parameters, got {sorted(starts)}"
+            f"starts must be a dict mapping each of {HEADS} to its starting parameters, "
+            f"got {got}"
         )
+    for head in HEADS:
+        if head_kind(starts[head]) != head:
+            raise ValueError(
+                f"starts['{head}'] must hold the parameters of a {head} head"
+            )
+    seed = check_nonnegative_int("seed", seed)
     return {
         head: train(
             "exact_anil",
@@ -635,7 +686,7 @@ def compare_heads(
             beta,
             N,
             iterations,
-            np.random.default_rng(check_nonnegative_int("seed", int(seed))),
+            np.random.default_rng(seed),
             n=n,
             m_in=m_in,
             m_out=m_out,
