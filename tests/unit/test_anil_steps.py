@@ -499,7 +499,7 @@ def test_runs_with_different_N_trained_together_equal_runs_alone(rng, method):
 
 def test_meta_smoothness_of_a_quadratic_head_block(rng):
     """With N = 0 and a ridge head, the head block of the meta-objective is quadratic: its Hessian
-    is the mean of Phi_D^T Phi_D / m_out over tasks, so power iteration must return its top
+    is the mean of Phi_D^T Phi_D / m_out over tasks, so Lanczos iteration must return its top
     eigenvalue."""
     params, tasks = small_problem(rng, "ridge", n=3, m_out=6)
     Phi = features(params, tasks.X_out)
@@ -516,6 +516,29 @@ def test_meta_smoothness_of_a_quadratic_head_block(rng):
         block="head",
     )
     assert L == pytest.approx(np.linalg.eigvalsh(H)[-1], rel=1e-6)
+
+
+def test_meta_smoothness_finds_both_ends_of_an_indefinite_spectrum(rng):
+    """With N = 0 the head block of the meta-Hessian is the task-averaged head Hessian of the query
+    loss (head_hessian on the query sets, no penalty); for the two-layer head it is indefinite, and
+    which="both" must return max |eigenvalue| and the largest eigenvalue."""
+    params, tasks = small_problem(rng, "mlp", n=3, m_out=6)
+    H = head_hessian(params, tasks.X_out, tasks.y_out).mean(axis=0)
+    eig = np.linalg.eigvalsh(H)
+    assert eig[0] < 0 < eig[-1]  # indefinite: the two answers are different questions
+    magnitude, largest = meta_smoothness(
+        "exact_anil",
+        params,
+        tasks,
+        ALPHA,
+        0,
+        iterations=50,
+        rng=rng,
+        block="head",
+        which="both",
+    )
+    assert magnitude == pytest.approx(np.abs(eig).max(), rel=1e-6)
+    assert largest == pytest.approx(eig[-1], rel=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------
