@@ -64,8 +64,8 @@ class Run:
         Meta-test loss (adapt with the same N, alpha, ridge on each test task's support set, query
         loss) at those iterations; NaN only if no test tasks were given.
     seconds : ndarray, shape (R,)
-        Training wall-clock time (evaluation excluded) up to each recorded iteration (shown in
-        chapter 21's figures; never asserted on).
+        Training wall-clock time (evaluation excluded) up to each recorded iteration, of the
+        whole batch when runs are trained together (:func:`train_runs`); never asserted on.
     train_loss : ndarray, shape (T,)
         Batch meta-loss at every outer step (NaN after a stop).
     stopped_at : int
@@ -73,7 +73,9 @@ class Run:
     params : dict
         Final parameters (last finite ones for a stopped run).
     cost : dict
-        Multiply-adds of the whole run by category, and Hessian-vector products counted.
+        Multiply-adds of the outer steps the run took, by category (the steps taken times
+        :func:`multiply_adds`, which equals the engine's tally), and the Hessian-vector products
+        (``hvp``).
     """
 
     method: str
