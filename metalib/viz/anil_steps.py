@@ -193,7 +193,7 @@ def sc_figure(runs, steps, contraction, alpha, ridge):
             run.iterations, run.test_loss, color=_shade(i), label=f"N = {N}"
         )
         per_step = run.cost["total"] / max(np.sum(np.isfinite(run.train_loss)), 1)
-        axes[1].loglog(run.iterations * per_step, run.test_loss, color=_shade(i))
+        axes[1].semilogy(run.iterations * per_step, run.test_loss, color=_shade(i))
     axes[0].set_xlabel("outer iteration")
     axes[0].set_ylabel("meta-test loss")
     axes[0].legend(fontsize=8)
