@@ -1,4 +1,4 @@
-"""Reproduce (or rule out) the rare stall of a notebook execution, and record both sides when it happens.
+"""Reproduce (or rule out) the rare stall of a notebook execution; record both sides if one stalls.
 
 Runs many executions of the book's chapters, ``--parallel`` at a time (default 2, as nbval's two
 xdist workers and a build running next to them load this 2-core machine), each in a fresh kernel
