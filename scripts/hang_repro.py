@@ -376,6 +376,50 @@ def summarise(out):
         )
 
 
+SYNTHETIC_CELLS = [
+    # what a chapter's panel cells do: controls, a status line and a PNG image (comm_open and
+    # comm_msg traffic with binary buffers), redrawn once, as metalib.viz.Panel.widget() does
+    """\
+import io
+import ipywidgets as w
+from matplotlib.figure import Figure
+
+fig = Figure(figsize=(3, 2))
+fig.add_subplot().plot([0, 1, 2], [1, 0, 2])
+buf = io.BytesIO()
+fig.savefig(buf, format="png", dpi=40)
+png = buf.getvalue()
+""",
+    """\
+controls = [w.FloatSlider(value=0.5, min=0, max=1), w.IntSlider(value=3, min=1, max=9)]
+status, image = w.HTML(value=""), w.Image(format="png")
+box = w.VBox([*controls, status, image])
+status.value = "<i>running...</i>"
+image.value = png
+status.value = ""
+box
+""",
+    "print('a line on stdout'); fig",
+    "sum(range(10_000))",
+]
+
+
+def synthetic_notebook(out, repeats):
+    """A notebook whose cells repeat the message pattern of a chapter's panel cells."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(SYNTHETIC_CELLS[0])]
+    for _ in range(repeats):
+        nb.cells += [nbformat.v4.new_code_cell(src) for src in SYNTHETIC_CELLS[1:]]
+    path = Path(out) / "synthetic.ipynb"
+    nbformat.write(nb, path)
+    return str(path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="default: every chapter")
@@ -391,12 +435,24 @@ def main(argv=None):
     parser.add_argument(
         "--summary", metavar="OUT", help="only summarise an earlier --out"
     )
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        metavar="N",
+        help="instead of the chapters, execute a notebook repeating N times the message pattern "
+        "of a panel cell (widgets with a PNG image, a figure, stdout): many more messages a second",
+    )
     args = parser.parse_args(argv)
     if args.summary:
         summarise(args.summary)
         return 0
-    notebooks = args.notebooks or sorted(glob.glob(str(ROOT / "chapters" / "*.ipynb")))
     Path(args.out).mkdir(parents=True, exist_ok=True)
+    if args.synthetic:
+        notebooks = [synthetic_notebook(args.out, args.synthetic)]
+    else:
+        notebooks = args.notebooks or sorted(
+            glob.glob(str(ROOT / "chapters" / "*.ipynb"))
+        )
     queue = mp.Queue()
     for i in range(args.runs):
         queue.put(notebooks[i % len(notebooks)])
