@@ -17,7 +17,9 @@ A watchdog thread in each worker declares a *stall* when no message has moved fo
   sleeps in ``select`` is a lost wake-up on the client side; an empty socket with an idle kernel
   is a message the kernel never sent.
 
-The run then goes on waiting: a stall that ends by itself is recorded with its length; one that
+Reading ``zmq.EVENTS`` makes pyzmq look at the socket again, so a lost wake-up on the client ends
+right after that check (``ended_after_s`` about ``quiet_s``): that is its signature. The run then
+goes on waiting: a stall that ends by itself is recorded with its length; one that
 lasts ``--hang-timeout`` seconds is a *hang* (nbclient's per-cell timeout fires, the kernel is
 killed) and the worker moves on. Every execution is one line of ``--out``/runs.jsonl (chapter,
 seconds, per-cell seconds, stalls, outcome). The closing summary prints the stall and hang rates
@@ -78,8 +80,9 @@ def _summary(msg):
 class TracedClient(NotebookClient):
     """A NotebookClient that keeps the last messages of each channel and its progress."""
 
-    def __init__(self, nb, trace_len=25, **kw):
+    def __init__(self, nb, trace_len=25, deafen_at=None, **kw):
         super().__init__(nb, **kw)
+        self.deafen_at = deafen_at
         self.trace = {
             name: collections.deque(maxlen=trace_len)
             for name in ("sent", "shell", "iopub", "control", "stdin")
@@ -98,6 +101,11 @@ class TracedClient(NotebookClient):
     async def _cell_execute(self, cell, cell_index):
         self.phase = f"cell {cell_index}"
         self.cell_started = time.monotonic()
+        if self.deafen_at is not None and cell_index >= self.deafen_at:
+            # positive control of the detector: the client's event loop stops watching the shell
+            # socket, as if its wake-up were lost; the reply then waits in the socket
+            sock = self.kc.shell_channel.socket
+            asyncio.get_running_loop().remove_reader(sock.get(zmq.FD))
 
     async def async_start_new_kernel_client(self):
         self.loop = asyncio.get_running_loop()
@@ -241,7 +249,9 @@ class Watchdog(threading.Thread):
             }
             # a kernel running a cell has run_code on its main thread's stack; an idle one sits
             # in its event loop (the stall is then in the messaging, not in the computation)
-            record["kernel_busy"] = "run_code" in record["kernel_stack"]
+            record["kernel_busy"] = (
+                "InteractiveShell.run_code" in record["kernel_stack"]
+            )
             # last: reading zmq.EVENTS can itself deliver a lost wake-up
             record["unread_in_socket"] = c.socket_state()
             self.stalls.append(record)
@@ -266,10 +276,11 @@ def _trace_last(self):
 TracedClient.trace_last = _trace_last
 
 
-def execute_once(path, hang_timeout, min_stall, slowest, stall_log):
+def execute_once(path, hang_timeout, min_stall, slowest, stall_log, deafen_at=None):
     nb = nbformat.read(path, as_version=4)
     client = TracedClient(
         nb,
+        deafen_at=deafen_at,
         timeout=hang_timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(Path(path).parent)}},
@@ -329,14 +340,16 @@ def execute_once(path, hang_timeout, min_stall, slowest, stall_log):
     }
 
 
-def worker(queue, out, hang_timeout, min_stall):
+def worker(queue, out, hang_timeout, min_stall, deafen_at=None):
     slowest = {}
     stall_log = Path(out) / "stalls.jsonl"
     while True:
         path = queue.get()
         if path is None:
             return
-        record = execute_once(path, hang_timeout, min_stall, slowest, stall_log)
+        record = execute_once(
+            path, hang_timeout, min_stall, slowest, stall_log, deafen_at
+        )
         with open(Path(out) / "runs.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         stalls = len(record["stalls"])
@@ -442,6 +455,13 @@ def main(argv=None):
         help="instead of the chapters, execute a notebook repeating N times the message pattern "
         "of a panel cell (widgets with a PNG image, a figure, stdout): many more messages a second",
     )
+    parser.add_argument(
+        "--simulate-lost-wakeup",
+        type=int,
+        metavar="CELL",
+        help="positive control: from cell index CELL on, the client stops watching its shell "
+        "socket (a lost wake-up); each cell then waits --hang-timeout and the stall is recorded",
+    )
     args = parser.parse_args(argv)
     if args.summary:
         summarise(args.summary)
@@ -460,7 +480,14 @@ def main(argv=None):
         queue.put(None)
     workers = [
         mp.Process(
-            target=worker, args=(queue, args.out, args.hang_timeout, args.min_stall)
+            target=worker,
+            args=(
+                queue,
+                args.out,
+                args.hang_timeout,
+                args.min_stall,
+                args.simulate_lost_wakeup,
+            ),
         )
         for _ in range(args.parallel)
     ]
