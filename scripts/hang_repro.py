@@ -276,8 +276,12 @@ def _trace_last(self):
 TracedClient.trace_last = _trace_last
 
 
-def execute_once(path, hang_timeout, min_stall, slowest, stall_log, deafen_at=None):
+def execute_once(
+    path, hang_timeout, min_stall, slowest, stall_log, deafen_at=None, panel_style=False
+):
     nb = nbformat.read(path, as_version=4)
+    if panel_style:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(PANEL_STYLE_INTERACT))
     client = TracedClient(
         nb,
         deafen_at=deafen_at,
@@ -340,7 +344,7 @@ def execute_once(path, hang_timeout, min_stall, slowest, stall_log, deafen_at=No
     }
 
 
-def worker(queue, out, hang_timeout, min_stall, deafen_at=None):
+def worker(queue, out, hang_timeout, min_stall, deafen_at=None, panel_style=False):
     slowest = {}
     stall_log = Path(out) / "stalls.jsonl"
     while True:
@@ -348,7 +352,7 @@ def worker(queue, out, hang_timeout, min_stall, deafen_at=None):
         if path is None:
             return
         record = execute_once(
-            path, hang_timeout, min_stall, slowest, stall_log, deafen_at
+            path, hang_timeout, min_stall, slowest, stall_log, deafen_at, panel_style
         )
         with open(Path(out) / "runs.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
@@ -417,6 +421,39 @@ box
 ]
 
 
+# --panel-style: the change that removes the stall, applied to chapters that still call
+# ipywidgets.interact. interact renders into an ipywidgets Output widget; nbclient mimics a front
+# end for Output widgets and, on each output captured by one, sends a comm_msg to the kernel on the
+# shell socket from inside its iopub handler (nbclient/output_widget.py, sync_state), through a
+# synchronous shadow of the asyncio socket (jupyter_client Session.send). That send lets libzmq
+# consume the socket's edge-triggered wake-up behind pyzmq's asyncio layer, so the execute_reply
+# that arrives can sit unread until the cell's timeout. A panel built as metalib.viz.Panel builds
+# it (controls, an HTML status line and an Image, values set directly, no Output widget) never
+# makes nbclient send anything. This shim gives interact that shape: it draws once and shows the
+# controls, without an Output widget.
+PANEL_STYLE_INTERACT = """\\
+import ipywidgets as _w
+from IPython.display import display as _display
+
+
+def _panel_style_interact(_f=None, **kwargs):
+    def build(f):
+        controls = {
+            k: _w.interactive.widget_from_abbrev(v, None) if not isinstance(v, _w.Widget) else v
+            for k, v in kwargs.items()
+        }
+        f(**{k: getattr(c, "value", c) for k, c in controls.items()})
+        box = _w.VBox([c for c in controls.values() if isinstance(c, _w.Widget)])
+        _display(box)
+        return box
+
+    return build(_f) if _f is not None else build
+
+
+_w.interact = _panel_style_interact
+"""
+
+
 def synthetic_notebook(out, repeats):
     """A notebook whose cells repeat the message pattern of a chapter's panel cells."""
     nb = nbformat.v4.new_notebook()
@@ -462,6 +499,12 @@ def main(argv=None):
         help="positive control: from cell index CELL on, the client stops watching its shell "
         "socket (a lost wake-up); each cell then waits --hang-timeout and the stall is recorded",
     )
+    parser.add_argument(
+        "--panel-style",
+        action="store_true",
+        help="run each chapter with ipywidgets.interact replaced by a panel without an Output "
+        "widget (the fix; see PANEL_STYLE_INTERACT)",
+    )
     args = parser.parse_args(argv)
     if args.summary:
         summarise(args.summary)
@@ -487,6 +530,7 @@ def main(argv=None):
                 args.hang_timeout,
                 args.min_stall,
                 args.simulate_lost_wakeup,
+                args.panel_style,
             ),
         )
         for _ in range(args.parallel)
