@@ -369,6 +369,11 @@ def summarise(out):
     n = len(runs)
     hangs = sum(r["outcome"] == "hang" for r in runs)
     stalled = sum(bool(r["stalls"]) for r in runs)
+    # the signature of a lost wake-up: the awaited reply sits unread in the client's shell socket
+    lost = sum(
+        any((st.get("unread_in_socket") or {}).get("shell") for st in r["stalls"])
+        for r in runs
+    )
     errors = [r for r in runs if r["outcome"] not in ("ok", "hang")]
     loads = [r["loadavg"][0] for r in runs]
     print(f"{n} executions in {out}")
@@ -377,6 +382,10 @@ def summarise(out):
     )
     print(
         f"  executions with a stall:                  {stalled}  ({stalled / max(n, 1):.2%})"
+    )
+    print(f"    of which a lost wake-up (reply unread in the shell socket): {lost}")
+    print(
+        "    (other stalls: a cell computing longer than the stall limit, kernel busy)"
     )
     print(f"  other failures: {len(errors)}  {sorted({r['outcome'] for r in errors})}")
     if loads:
