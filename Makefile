@@ -52,8 +52,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 # the notebook check executes every chapter once: the strict (-W) book build in an environment made
-# from requirements.txt alone, with the cache cleared; a failing or stalled cell (execute.timeout in
-# _config.yml) fails it and names the cell. nbval stays for one chapter at a time
+# from requirements.txt alone, with the cache cleared; a failing cell, or one with no reply within
+# execute.timeout (_config.yml), fails it and names the cell. nbval stays for one chapter at a time
 # (.venv/bin/python -m pytest -p no:xdist chapters/NN_x.ipynb).
 notebooks:
 	rm -rf $(FRESH) $(JB_CACHE)
