@@ -31,6 +31,20 @@ Usage::
     python scripts/hang_repro.py --runs 20 chapters/01_linrep_problem.ipynb
     python scripts/hang_repro.py --summary _build/hang_repro      # summarise earlier runs
 
+    python scripts/hang_repro.py --panel-style --runs 200      # the same, with the fix applied
+    python scripts/hang_repro.py --synthetic 200 --runs 30     # panel-cell traffic, many messages
+    python scripts/hang_repro.py --simulate-lost-wakeup 2 --synthetic 1 --runs 1 --min-stall 3
+
+What it found (issue 14): the stall is a lost wake-up in the client, triggered by
+``ipywidgets.interact``. interact draws into an ipywidgets Output widget; nbclient mimics the
+front end's Output widget and answers each captured output with a comm_msg on the shell socket,
+sent from its iopub handler through a synchronous shadow of the asyncio socket (jupyter_client's
+``Session.send``). That send lets libzmq consume the socket's edge-triggered wake-up behind
+pyzmq's asyncio layer, so the cell's execute_reply stays unread in the socket, both sides idle,
+until the poll's timeout (the cell timeout) expires; the cell then completes. Panels built as
+``metalib.viz.Panel`` builds them (no Output widget) never make nbclient send; nbval's client
+does not mimic Output widgets and is not affected. See PANEL_STYLE_INTERACT below.
+
 py-spy is needed for the stacks (``pip install py-spy``); without it the rest still works.
 """
 
