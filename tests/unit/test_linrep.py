@@ -96,7 +96,6 @@ def test_first_order_differs_from_exact(method, problem):
 def test_population_is_the_limit_of_large_samples(rng, problem):
     """With many noiseless samples per task, the sample gradient approaches the population one."""
     p = problem
-    n, d = p["heads"].shape[0], p["B"].shape[0]
     X_in, y_in = linrep.sample_task_data(rng, p["B_star"], p["heads"], 40000)
     X_out, y_out = linrep.sample_task_data(rng, p["B_star"], p["heads"], 40000)
     for method in linrep.METHODS:
@@ -124,7 +123,7 @@ def test_batched_gradient_equals_stacked_single(rng, problem):
 
 
 def test_anil_and_maml_agree_at_zero_head(problem):
-    """With w = 0 the inner step does not move B, so MAML's B-gradient equals ANIL's (chapter 03)."""
+    """With w = 0 the inner step does not move B: MAML's B-gradient equals ANIL's (chapter 03)."""
     p = dict(problem, w=np.zeros(3))
     for fo in (True, False):
         a = linrep.population_meta_gradient("fo_anil" if fo else "exact_anil", **p)[0]
@@ -133,7 +132,7 @@ def test_anil_and_maml_agree_at_zero_head(problem):
 
 
 def test_anil_mechanism_at_zero_head(rng):
-    """At w = 0 and alpha B^T B = I, minus the FO-ANIL gradient is alpha (I - P_B) B_* Lambda B_*^T B (eq-anil-push)."""
+    """At w = 0, alpha B^T B = I: -G_FO = alpha (I - P_B) B_* Lambda B_*^T B (eq-anil-push)."""
     d, k, n, alpha = 9, 3, 6, 0.25
     B_star = random_orthonormal(d, k, rng)
     B = random_orthonormal(d, k, rng) / np.sqrt(alpha)
@@ -148,7 +147,7 @@ def test_anil_mechanism_at_zero_head(rng):
     )
 
 
-# --- data model -------------------------------------------------------------------------------------
+# --- data model -------------------------------------------------------------------------------
 
 
 def test_heads_have_the_prescribed_covariance(rng):
@@ -183,7 +182,7 @@ def test_initial_representation_at_prescribed_distance(rng, dist0):
     )
 
 
-# --- training ---------------------------------------------------------------------------------------
+# --- training ---------------------------------------------------------------------------------
 
 
 def small_run(rng, methods=linrep.METHODS, **kw):
@@ -215,7 +214,7 @@ def test_training_is_deterministic_given_the_seed():
 
 
 def test_methods_see_the_same_tasks(rng):
-    """Running one method alone or among others gives the same trajectory: tasks are shared, not re-drawn."""
+    """One method alone or among others gives the same trajectory: tasks are shared."""
     alone = small_run(np.random.default_rng(9), methods=("fo_anil",), iterations=40)
     together = small_run(
         np.random.default_rng(9), methods=("exact_maml", "fo_anil"), iterations=40
@@ -273,7 +272,7 @@ def test_no_warning_when_nothing_diverges(rng):
         small_run(rng, methods=("exact_anil",), iterations=20)
 
 
-# --- bad input ---------------------------------------------------------------------------------------
+# --- bad input --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
