@@ -12,7 +12,7 @@ import numpy as np
 from timing import best_of, report
 
 from metalib import linrep, random_orthonormal, viz
-from metalib.linrep.gradients import _average, _task_gradients
+from metalib.linrep.gradients import _Batch, _kind, _meta_gradients
 
 
 def core_speed(method="exact_anil", repeats=2000):
@@ -27,13 +27,12 @@ def core_speed(method="exact_anil", repeats=2000):
         for _ in range(repeats):
             linrep.population_meta_gradient(method, B, w, B_star, heads, alpha)
 
-    def bare():
+    kind = _kind(method, alpha)
+
+    def bare():  # the arithmetic alone: tasks and meta-gradients, no checks, no dispatch
         for _ in range(repeats):
-            g = (heads @ B_star.T)[..., None]
-            task = (None, g, None)
-            _average(
-                *_task_gradients(method, B[None], w[None, :, None], task, task, alpha)
-            )
+            tasks = _Batch(None, 1, heads @ B_star.T)
+            _meta_gradients(B, w[None], tasks, tasks, kind)
 
     return best_of(public, 5) / repeats, best_of(bare, 5) / repeats
 

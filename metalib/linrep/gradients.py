@@ -5,9 +5,9 @@ Chapter map:
 * ``chapters/01_linrep_problem``: the task loss, eqs. `eq-task-loss`, `eq-sample-loss`,
   `eq-quadratic-form`, and the average-loss gradient, eq. `eq-avg-grad`;
 * ``chapters/02_anil``: the ANIL inner step and meta-gradients, eqs. `eq-anil-inner`,
-  `eq-fo-anil`, `eq-exact-anil` (region ``anil-gradients``);
+  `eq-fo-anil`, `eq-exact-anil` (region ``meta-gradients``);
 * ``chapters/03_maml``: the MAML inner step and meta-gradients, eqs. `eq-maml-inner`,
-  `eq-fo-maml`, `eq-exact-maml` (region ``maml-gradients``).
+  `eq-fo-maml`, `eq-exact-maml` (the same region, its ``maml`` terms).
 
 Every gradient is written for a task given as a pair ``(Sigma, g)``: the task loss is, up to a
 constant,
@@ -16,10 +16,20 @@ constant,
 
 with ``Sigma = I`` and ``g = B_star theta`` for the population loss, and ``Sigma = X^T X / m``,
 ``g = X^T y / m`` for a batch ``(X, y)`` of ``m`` samples (eq. `eq-quadratic-form`). ``Sigma`` is
-never formed: products ``Sigma V`` are computed as ``X^T (X V) / m``.
+never formed: products ``Sigma v`` are computed as ``X^T (X v) / m``.
+
+The tasks of a round are the rows of matrices: row ``i`` of ``Q`` is the inner residual ``q_i``,
+row ``i`` of ``W1`` the adapted head ``w_i'``, and so on, so that a sum over tasks such as
+``sum_i r_i w_i'^T`` is one matrix product ``R^T W1``. The head ``w`` is a row too, of shape
+``(..., 1, k)``. One function computes every method: a method is three coefficients (see
+:class:`_Kind`), numbers for one method or arrays with one entry per method for the training
+loop, which updates all methods in one pass.
 """
 
 from __future__ import annotations
+
+import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,82 +45,109 @@ __all__ = [
     "first_order_reference",
 ]
 
-_MAML = ("exact_maml", "fo_maml")
+
+class _Batch(NamedTuple):
+    """The tasks of a round as the gradients see them.
+
+    ``X``: ``None`` for population losses (``Sigma = I``), else shape (..., n, rows, d) with
+    ``X_i^T X_i = m Sigma_i`` (the samples, or any matrix with the same Gram matrix);
+    ``m``: the number of samples per task; ``G``: shape (..., n, d), row ``i`` is ``g_i``.
+    """
+
+    X: np.ndarray | None
+    m: int
+    G: np.ndarray
 
 
-def _cov(X, V):
-    """``Sigma V``: ``V`` itself for the population (``X is None``), else ``X^T (X V) / m``."""
-    if X is None:
+class _Kind(NamedTuple):
+    """A method as three coefficients: inner step ``alpha`` (0 for the average loss, which does
+    not adapt), ``maml`` (1 when the inner step also moves ``B``) and ``exact`` (1 when the
+    meta-gradient differentiates through the inner step). Each is a number or an array of shape
+    (M, 1, 1, 1), one entry per method of a stack. ``any_maml`` and ``any_exact`` skip the terms
+    that no method of the stack needs."""
+
+    alpha: float | np.ndarray
+    maml: float | np.ndarray
+    exact: float | np.ndarray
+    any_maml: bool
+    any_exact: bool
+
+
+#: ``(adapts, maml, exact)`` of each method, see :class:`_Kind`
+_FLAGS = {
+    "exact_anil": (1.0, 0.0, 1.0),
+    "fo_anil": (1.0, 0.0, 0.0),
+    "exact_maml": (1.0, 1.0, 1.0),
+    "fo_maml": (1.0, 1.0, 0.0),
+    "avg_loss": (0.0, 0.0, 0.0),
+}
+
+
+def _kind(methods, alpha):
+    """The :class:`_Kind` of one method (a string) or of a stack of methods (a sequence)."""
+    if isinstance(methods, str):
+        adapts, maml, exact = _FLAGS[methods]
+        return _Kind(adapts * alpha, maml, exact, maml > 0, exact > 0)
+    adapts, maml, exact = np.array([_FLAGS[m] for m in methods]).T.reshape(
+        3, -1, 1, 1, 1
+    )
+    return _Kind(adapts * alpha, maml, exact, bool(maml.any()), bool(exact.any()))
+
+
+def _cov(batch, V):
+    """Row ``i`` of the result is ``Sigma_i v_i``: ``V`` itself for the population."""
+    if batch.X is None:
         return V
-    return transpose(X) @ (X @ V) / X.shape[-2]
+    X = batch.X
+    return (transpose(X) @ (X @ V[..., None]))[..., 0] / batch.m
 
 
-def _task_losses(B, w, X, g, y=None):
-    """Loss of every task at (B, w): population ``1/2||Bw - g||^2``, sample ``1/(2m)||XBw - y||^2``.
+# region: meta-gradients
+def _adapt(B, w, inner, kind):
+    """The inner step, eqs. `eq-anil-inner` and `eq-maml-inner`, one row per task."""
+    Q = _cov(inner, w @ transpose(B)) - inner.G  # q_i = Sigma_in B w - g_in
+    W1 = w - kind.alpha * (Q @ B)  # w_i' = w - alpha B^T q_i
+    c = W1 @ transpose(w)  # w_i'^T w
+    BW1 = W1 @ transpose(B)  # B_i' w_i' for ANIL, where B_i' = B
+    if kind.any_maml:
+        # MAML: B_i' = B - alpha q_i w^T, so B_i' w_i' = B w_i' - alpha (w^T w_i') q_i
+        BW1 = BW1 - (kind.maml * kind.alpha) * c * Q
+    return Q, W1, c, BW1
 
-    B : (..., n or 1, d, k), w : (..., n or 1, k, 1), g : (..., n, d, 1) -> (..., n)
+
+def _meta_gradients(B, w, inner, outer, kind):
+    """Meta-gradients ``(G_B, G_w)`` averaged over the tasks, eqs. `eq-avg-grad`,
+    `eq-fo-anil`, `eq-exact-anil`, `eq-fo-maml`, `eq-exact-maml`.
+
+    ``B``: (..., d, k); ``w``: (..., 1, k); ``inner``, ``outer``: the tasks' batches.
+    ``kind``: alpha = 0 for the average loss, maml = 1 for MAML, exact = 1 for exact methods.
     """
-    if X is None:
-        return 0.5 * np.sum((B @ w - g) ** 2, axis=(-2, -1))
-    residual = X @ (B @ w) - y[..., None]
-    return 0.5 * np.mean(residual[..., 0] ** 2, axis=-1)
+    n = outer.G.shape[-2]
+    Q, W1, c, BW1 = _adapt(B, w, inner, kind)  # rows q_i, w_i', w_i'^T w, B_i' w_i'
+    R = _cov(outer, BW1) - outer.G  # r_i, the outer residual
+    H = R @ B  # h_i = B_i'^T r_i (ANIL)
+    if kind.any_maml:
+        qr = np.sum(Q * R, axis=-1, keepdims=True)  # q_i^T r_i
+        H = H - (kind.maml * kind.alpha) * qr * w  # h_i = B^T r_i - alpha (q_i^T r_i) w
+    G_B = transpose(R) @ W1  # sum_i r_i w_i'^T
+    G_w = np.sum(H, axis=-2, keepdims=True)  # sum_i h_i
+    # the first-order methods stop here; the exact ones differentiate through the inner step
+    if kind.any_exact:
+        a = kind.exact * kind.alpha
+        S = _cov(inner, H @ transpose(B))  # s_i = Sigma_in B h_i
+        s = np.sum(S, axis=-2, keepdims=True)
+        G_B = G_B - a * (transpose(Q) @ H + transpose(s) @ w)  # q_i h_i^T + s_i w^T
+        G_w = G_w - a * (s @ B)  # B^T s_i
+        if kind.any_maml:
+            # Exact MAML's extra terms: the inner step moved B by -alpha q_i w^T
+            a = a * kind.maml
+            u = transpose(c) @ _cov(inner, R)  # sum_i (w_i'^T w) Sigma_in r_i
+            G_B = G_B - a * (transpose(u) @ w)
+            G_w = G_w - a * (u @ B + transpose(qr) @ W1)  # + sum_i (q_i^T r_i) w_i'
+    return G_B / n, G_w / n
 
 
-def _inner_step(method, B, w, X_in, g_in, alpha):
-    """Adapted ``(B', w')`` after one inner step (eqs. `eq-anil-inner`, `eq-maml-inner`)."""
-    q = _cov(X_in, B @ w) - g_in  # (..., n, d, 1): gradient of l_in w.r.t. Bw
-    w1 = w - alpha * transpose(B) @ q  # head step, shared by ANIL and MAML
-    B1 = B - alpha * q @ transpose(w) if method in _MAML else B
-    return B1, w1, q
-
-
-def _meta_losses(method, B, w, inner, outer, alpha):
-    X_in, g_in, _ = inner
-    X_out, g_out, y_out = outer
-    if method == "avg_loss":
-        return _task_losses(B, w, X_out, g_out, y_out)
-    B1, w1, _ = _inner_step(method, B, w, X_in, g_in, alpha)
-    return _task_losses(B1, w1, X_out, g_out, y_out)
-
-
-def _task_gradients(method, B, w, inner, outer, alpha):
-    """Per-task outer gradients ``(G_B, G_w)`` of shapes (..., n, d, k) and (..., n, k, 1).
-
-    ``B`` has shape (..., 1, d, k) and ``w`` (..., 1, k, 1), broadcast against the task axis.
-    ``inner`` and ``outer`` are triples ``(X, g, y)`` (``X = None`` for population losses).
-    """
-    X_in, g_in, _ = inner
-    X_out, g_out, _ = outer
-    Bt = transpose(B)
-    if method == "avg_loss":  # eq. eq-avg-grad
-        r = _cov(X_out, B @ w) - g_out
-        return r @ transpose(w), Bt @ r
-    # region: anil-gradients
-    B1, w1, q = _inner_step(method, B, w, X_in, g_in, alpha)
-    r = _cov(X_out, B1 @ w1) - g_out  # outer residual r_i, (..., n, d, 1)
-    h = transpose(B1) @ r  # h_i: outer gradient w.r.t. the adapted head
-    G_B = r @ transpose(w1)
-    if method in ("fo_anil", "fo_maml"):  # eqs. eq-fo-anil, eq-fo-maml
-        return G_B, h
-    s = _cov(X_in, B @ h)  # Sigma_in B h_i
-    if method == "exact_anil":  # eq. eq-exact-anil
-        G_B = G_B - alpha * (q @ transpose(h) + s @ transpose(w))
-        G_w = h - alpha * Bt @ s
-        return G_B, G_w
-    # endregion: anil-gradients
-    # region: maml-gradients
-    # exact_maml, eq. eq-exact-maml (B1, w1, q, r, h, G_B = P_i and s as above)
-    u = _cov(X_in, r)  # Sigma_in r_i
-    w1w = transpose(w1) @ w  # w_i'^T w, (..., n, 1, 1)
-    G_B = G_B - alpha * (w1w * u @ transpose(w) + q @ transpose(h) + s @ transpose(w))
-    G_w = h - alpha * (Bt @ s + w1w * (Bt @ u) + w1 * (transpose(r) @ q))
-    return G_B, G_w
-    # endregion: maml-gradients
-
-
-def _average(G_B, G_w):
-    n = G_B.shape[-3]
-    return G_B.sum(axis=-3) / n, G_w.sum(axis=-3)[..., 0] / n
+# endregion: meta-gradients
 
 
 # ------------------------------------------------------------------------------------------
@@ -119,22 +156,54 @@ def _average(G_B, G_w):
 
 
 def _check_params(method, B, w, alpha, methods=METHODS):
-    check_choice("method", method, methods)
-    B = as_array("B", B, min_ndim=2)
-    w = as_array("w", w, min_ndim=1)
+    """Method, shapes and step size. Finiteness is checked on the result (see
+    :func:`_check_finite`), which costs less than checking every input and names the same
+    argument."""
+    if method not in methods:
+        check_choice("method", method, methods)
+    B = as_array("B", B, min_ndim=2, finite=False)
+    w = as_array("w", w, min_ndim=1, finite=False)
     d, k = B.shape[-2:]
     if k > d:
         raise ValueError(
             f"B has more columns than rows ({k} > {d}): k must not exceed d"
         )
     check_same("k (columns of B vs length of w)", "B", k, "w", w.shape[-1])
-    alpha = check_positive_float("alpha", alpha)
+    if (
+        type(alpha) is not float or not 0.0 < alpha < math.inf
+    ):  # the common case, quickly
+        alpha = check_positive_float("alpha", alpha)
     return B, w, alpha
 
 
+def _not_broadcast(inputs):
+    """Raise for arguments whose batch (leading) dimensions do not broadcast."""
+    shapes = ", ".join(f"{name} {np.shape(value)}" for name, value in inputs.items())
+    raise ValueError(
+        f"the batch (leading) dimensions of the arguments do not broadcast: {shapes}"
+    )
+
+
+def _check_finite(total, parts, inputs):
+    """Raise unless the result is finite, naming the input with NaN or infinite entries.
+
+    ``total`` is the sum of the result's entries: it is finite exactly when every entry is,
+    unless the sum itself overflows, which the full check below settles.
+    """
+    if math.isfinite(total) or all(np.isfinite(part).all() for part in parts):
+        return
+    for name, value in inputs.items():
+        as_array(
+            name, value
+        )  # raises, naming the argument with NaN or infinite entries
+    raise ValueError(
+        f"the result overflowed: the entries of {', '.join(inputs)} are too large"
+    )
+
+
 def _population_tasks(B, B_star, heads):
-    B_star = as_array("B_star", B_star, min_ndim=2)
-    heads = as_array("heads", heads, min_ndim=2)
+    B_star = as_array("B_star", B_star, min_ndim=2, finite=False)
+    heads = as_array("heads", heads, min_ndim=2, finite=False)
     check_same("d (rows)", "B", B.shape[-2], "B_star", B_star.shape[-2])
     check_same("k (columns)", "B", B.shape[-1], "B_star", B_star.shape[-1])
     check_same(
@@ -144,17 +213,15 @@ def _population_tasks(B, B_star, heads):
         "heads",
         heads.shape[-1],
     )
-    g = (heads @ transpose(B_star))[..., None]  # (..., n, d, 1)
-    task = (None, g, None)
-    return task, task
+    return B_star, heads
 
 
 def _sample_tasks(B, X_in, y_in, X_out, y_out):
     d = B.shape[-2]
-    X_in = as_array("X_in", X_in, min_ndim=3)
-    X_out = as_array("X_out", X_out, min_ndim=3)
-    y_in = as_array("y_in", y_in, min_ndim=2)
-    y_out = as_array("y_out", y_out, min_ndim=2)
+    X_in = as_array("X_in", X_in, min_ndim=3, finite=False)
+    X_out = as_array("X_out", X_out, min_ndim=3, finite=False)
+    y_in = as_array("y_in", y_in, min_ndim=2, finite=False)
+    y_out = as_array("y_out", y_out, min_ndim=2, finite=False)
     for name, X, y in (("in", X_in, y_in), ("out", X_out, y_out)):
         check_same("d (rows of B vs columns of X)", "B", d, f"X_{name}", X.shape[-1])
         if y.shape != X.shape[:-1]:
@@ -162,20 +229,31 @@ def _sample_tasks(B, X_in, y_in, X_out, y_out):
                 f"y_{name} must have shape {X.shape[:-1]} to match X_{name}, got {y.shape}"
             )
     check_same("n (number of tasks)", "X_in", X_in.shape[-3], "X_out", X_out.shape[-3])
-    return _batch(X_in, y_in), _batch(X_out, y_out)
+    return X_in, y_in, X_out, y_out
 
 
-def _batch(X, y):
-    """The triple ``(X, g, y)`` of a batch, with ``g = X^T y / m``."""
-    return X, (transpose(X) @ y[..., None]) / X.shape[-2], y
+def _sample_batch(X, y, m=None):
+    """The :class:`_Batch` of samples ``(X, y)``, with ``g_i = X_i^T y_i / m``; ``m`` defaults to
+    the number of rows of ``X`` (it differs when ``X`` only has the samples' Gram matrix)."""
+    m = X.shape[-2] if m is None else m
+    return _Batch(X, m, (transpose(X) @ y[..., None])[..., 0] / m)
 
 
-def _merge_batches(inner, outer):
-    """Average-loss minimization uses all m_in + m_out samples of a task as one batch."""
-    return _batch(
-        np.concatenate([inner[0], outer[0]], axis=-2),
-        np.concatenate([inner[2], outer[2]], axis=-1),
-    )
+def _merge(inner, outer):
+    """Average-loss minimization uses all ``m_in + m_out`` samples of a task as one batch."""
+    m = inner.m + outer.m
+    G = (inner.m * inner.G + outer.m * outer.G) / m
+    return _Batch(np.concatenate([inner.X, outer.X], axis=-2), m, G)
+
+
+def _meta_losses(kind, B, w, inner, outer, y_out=None):
+    """Loss of every task at its adapted parameters: population ``1/2 ||B_i' w_i' - g_i||^2``,
+    samples ``1/(2m) ||X B_i' w_i' - y||^2``; shape (..., n)."""
+    BW1 = _adapt(B, w, inner, kind)[3]
+    if outer.X is None:
+        return 0.5 * np.sum((BW1 - outer.G) ** 2, axis=-1)
+    residual = (outer.X @ BW1[..., None])[..., 0] - y_out
+    return 0.5 * np.mean(residual**2, axis=-1)
 
 
 def population_meta_loss(method, B, w, B_star, heads, alpha):
@@ -200,11 +278,18 @@ def population_meta_loss(method, B, w, B_star, heads, alpha):
     float
     """
     B, w, alpha = _check_params(method, B, w, alpha)
-    inner, outer = _population_tasks(B, B_star, heads)
-    losses = _meta_losses(
-        method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha
-    )
-    return float(np.mean(losses))
+    B_star, heads = _population_tasks(B, B_star, heads)
+
+    inputs = dict(B=B, w=w, B_star=B_star, heads=heads)
+    try:
+        tasks = _Batch(None, 1, heads @ transpose(B_star))
+        loss = np.mean(
+            _meta_losses(_kind(method, alpha), B, w[..., None, :], tasks, tasks)
+        )
+    except ValueError:
+        _not_broadcast(inputs)
+    _check_finite(loss, (loss,), inputs)
+    return float(loss)
 
 
 def sample_meta_loss(method, B, w, X_in, y_in, X_out, y_out, alpha):
@@ -229,13 +314,19 @@ def sample_meta_loss(method, B, w, X_in, y_in, X_out, y_out, alpha):
     float
     """
     B, w, alpha = _check_params(method, B, w, alpha)
-    inner, outer = _sample_tasks(B, X_in, y_in, X_out, y_out)
-    if method == "avg_loss":
-        outer = _merge_batches(inner, outer)
-    losses = _meta_losses(
-        method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha
-    )
-    return float(np.mean(losses))
+    X_in, y_in, X_out, y_out = _sample_tasks(B, X_in, y_in, X_out, y_out)
+
+    inputs = dict(B=B, w=w, X_in=X_in, y_in=y_in, X_out=X_out, y_out=y_out)
+    try:
+        inner, outer, y = _sample_batch(X_in, y_in), _sample_batch(X_out, y_out), y_out
+        if method == "avg_loss":
+            outer, y = _merge(inner, outer), np.concatenate([y_in, y_out], axis=-1)
+        kind = _kind(method, alpha)
+        loss = np.mean(_meta_losses(kind, B, w[..., None, :], inner, outer, y))
+    except ValueError:
+        _not_broadcast(inputs)
+    _check_finite(loss, (loss,), inputs)
+    return float(loss)
 
 
 def population_meta_gradient(method, B, w, B_star, heads, alpha):
@@ -264,12 +355,18 @@ def population_meta_gradient(method, B, w, B_star, heads, alpha):
     grad_w : ndarray, shape (..., k)
     """
     B, w, alpha = _check_params(method, B, w, alpha)
-    inner, outer = _population_tasks(B, B_star, heads)
-    return _average(
-        *_task_gradients(
-            method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha
+    B_star, heads = _population_tasks(B, B_star, heads)
+
+    try:
+        tasks = _Batch(None, 1, heads @ transpose(B_star))
+        G_B, G_w = _meta_gradients(
+            B, w[..., None, :], tasks, tasks, _kind(method, alpha)
         )
-    )
+    except ValueError:
+        _not_broadcast(dict(B=B, w=w, B_star=B_star, heads=heads))
+    if not math.isfinite(G_B.sum() + G_w.sum()):
+        _check_finite(np.nan, (G_B, G_w), dict(B=B, w=w, B_star=B_star, heads=heads))
+    return G_B, G_w[..., 0, :]
 
 
 def sample_meta_gradient(method, B, w, X_in, y_in, X_out, y_out, alpha):
@@ -296,24 +393,30 @@ def sample_meta_gradient(method, B, w, X_in, y_in, X_out, y_out, alpha):
     grad_w : ndarray, shape (..., k)
     """
     B, w, alpha = _check_params(method, B, w, alpha)
-    inner, outer = _sample_tasks(B, X_in, y_in, X_out, y_out)
-    if method == "avg_loss":
-        outer = _merge_batches(inner, outer)
-    return _average(
-        *_task_gradients(
-            method, B[..., None, :, :], w[..., None, :, None], inner, outer, alpha
+    X_in, y_in, X_out, y_out = _sample_tasks(B, X_in, y_in, X_out, y_out)
+
+    inputs = dict(B=B, w=w, X_in=X_in, y_in=y_in, X_out=X_out, y_out=y_out)
+    try:
+        inner, outer = _sample_batch(X_in, y_in), _sample_batch(X_out, y_out)
+        if method == "avg_loss":
+            outer = _merge(inner, outer)
+        G_B, G_w = _meta_gradients(
+            B, w[..., None, :], inner, outer, _kind(method, alpha)
         )
-    )
+    except ValueError:
+        _not_broadcast(inputs)
+    _check_finite(G_B.sum() + G_w.sum(), (G_B, G_w), inputs)
+    return G_B, G_w[..., 0, :]
 
 
 def first_order_reference(method, B, w, B_star, heads, alpha):
     """The objective a first-order direction is the gradient of, with the adaptation frozen.
 
     Returns a function ``f(B_var, w_var)`` equal to the mean outer population loss at
-    ``(B_var + (B' - B), w_var + (w' - w))``, where ``(B', w')`` are the adapted parameters
-    computed once at ``(B, w)``. Its gradient at ``(B, w)`` is exactly the FO-ANIL / FO-MAML
-    direction, which is how the tests and the chapters check those directions by finite
-    differences.
+    ``(B_var + (B_i' - B), w_var + (w_i' - w))``, where ``(B_i', w_i')`` are the adapted
+    parameters of task ``i`` computed once at ``(B, w)``. Its gradient at ``(B, w)`` is exactly
+    the FO-ANIL / FO-MAML direction, which is how the tests and the chapters check those
+    directions by finite differences.
 
     Parameters
     ----------
@@ -329,16 +432,25 @@ def first_order_reference(method, B, w, B_star, heads, alpha):
         raise ValueError(
             f"B and w must be unbatched, got shapes {B.shape} and {w.shape}"
         )
-    inner, outer = _population_tasks(B, B_star, heads)
-    B1, w1, _ = _inner_step(
-        method, B[None], w[None, :, None], inner[0], inner[1], alpha
-    )
-    shift_B, shift_w = B1 - B, w1 - w[None, :, None]
+    B_star, heads = _population_tasks(B, B_star, heads)
+    if B_star.ndim != 2 or heads.ndim != 2:
+        raise ValueError(
+            f"B_star and heads must be unbatched, got shapes {B_star.shape} and {heads.shape}"
+        )
+    for name, value in dict(B=B, w=w, B_star=B_star, heads=heads).items():
+        as_array(name, value)  # finite
+    tasks = _Batch(None, 1, heads @ B_star.T)
+    kind = _kind(method, alpha)
+    Q, W1, _, _ = _adapt(B, w[None], tasks, kind)
+    shift_B = (
+        -(kind.maml * alpha) * Q[:, :, None] * w[None, None, :]
+    )  # B_i' - B, (n, d, k)
+    shift_w = W1 - w[None]  # w_i' - w, (n, k)
 
     def frozen(B_var, w_var):
-        losses = _task_losses(
-            B_var + shift_B, w_var[None, :, None] + shift_w, None, outer[1]
+        predictions = np.einsum(
+            "ndk,nk->nd", B_var[None] + shift_B, w_var[None] + shift_w
         )
-        return float(np.mean(losses))
+        return float(np.mean(0.5 * np.sum((predictions - tasks.G) ** 2, axis=-1)))
 
     return frozen

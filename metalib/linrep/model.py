@@ -163,6 +163,38 @@ def _draw_task_data(rng, B_star, heads, m, sigma):
     return X, y
 
 
+def _gram_root(rng, shape, m, d):
+    """Upper-triangular ``F`` of shape (*shape, d, d) with ``F^T F`` distributed as ``X^T X`` for
+    ``X`` with ``m >= d`` rows of ``N(0, I_d)`` (the Bartlett decomposition of the Wishart law:
+    ``F_jj^2 ~ chi^2(m - j)``, ``F_ij ~ N(0, 1)`` above the diagonal)."""
+    F = np.zeros((*shape, d, d))
+    rows, cols = np.triu_indices(d, 1)
+    F[..., rows, cols] = rng.standard_normal((*shape, rows.size))
+    diagonal = np.arange(d)
+    F[..., diagonal, diagonal] = np.sqrt(rng.chisquare(m - diagonal, size=(*shape, d)))
+    return F
+
+
+def _draw_gram_data(rng, B_star, heads, m, sigma):
+    """What a batch of ``m`` samples per task contributes to the losses' gradients, drawn exactly.
+
+    The gradients depend on a batch ``(X, y)`` only through ``X^T X`` and ``X^T y``. For ``m > d``
+    this draws ``F`` of shape (..., n, d, d) with ``F^T F`` distributed as ``X^T X`` (see
+    :func:`_gram_root`) and ``y = F B_star theta + sigma z`` with ``z ~ N(0, I_d)``: then
+    ``(F^T F, F^T y)`` has the law of ``(X^T X, X^T y)``, at ``d`` rows instead of ``m``. For
+    ``m <= d`` it draws the samples themselves. Returns ``(F, y)``; ``m`` samples per task.
+    """
+    regressors = heads @ transpose(B_star)  # (..., n, d): B_star theta_i
+    d = regressors.shape[-1]
+    if m <= d:
+        return _draw_task_data(rng, B_star, heads, m, sigma)
+    F = _gram_root(rng, regressors.shape[:-1], m, d)
+    y = (F @ regressors[..., None])[..., 0]
+    if sigma > 0:
+        y = y + sigma * rng.standard_normal(y.shape)
+    return F, y
+
+
 def _check_orthonormal(B_star):
     k = B_star.shape[-1]
     gap = np.abs(transpose(B_star) @ B_star - np.eye(k)).max()

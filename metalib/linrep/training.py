@@ -22,8 +22,8 @@ from ..validation import (
     check_positive_int,
     check_rng,
 )
-from .gradients import _average, _batch, _merge_batches, _task_gradients
-from .model import LABELS, METHODS, _draw_heads, _draw_task_data, head_scales
+from .gradients import _Batch, _kind, _merge, _meta_gradients, _sample_batch
+from .model import LABELS, METHODS, _draw_gram_data, _draw_heads, head_scales
 
 __all__ = ["Trajectory", "train"]
 
@@ -70,9 +70,14 @@ class Trajectory:
 
 
 def _diagnostics(B, w, B_star, alpha):
+    """Distance, conditioning and head norm of every run; ``w`` holds the heads as rows."""
     eig = np.linalg.eigvalsh(alpha * transpose(B) @ B)
     conditioning = np.max(np.abs(1 - eig), axis=-1)
-    return subspace_distance(B, B_star[None]), conditioning, np.linalg.norm(w, axis=-1)
+    return (
+        subspace_distance(B, B_star[None]),
+        conditioning,
+        np.linalg.norm(w, axis=(-2, -1)),
+    )
 
 
 def _check_methods(methods):
@@ -110,7 +115,11 @@ def train(
 
     Every outer iteration draws ``n`` fresh tasks per trial (and, with finite samples, fresh
     batches) and gives the same tasks to every method, then updates ``B <- B - beta grad_B``,
-    ``w <- w - beta grad_w`` (eq. `eq-outer-step`).
+    ``w <- w - beta grad_w`` (eq. `eq-outer-step`). All methods are updated in one vectorized
+    pass. Two exact shortcuts keep long runs cheap: with population losses the loop runs in an
+    orthonormal basis of ``span(B0, B_star)``, which the iterates never leave; with ``m > d``
+    samples per task a batch is drawn through its Gram matrix (``X^T X`` and ``X^T y``, all the
+    gradients use, with the law they have for ``x ~ N(0, I_d)``) instead of sample by sample.
 
     Parameters
     ----------
@@ -198,63 +207,73 @@ def train(
         raise ValueError(f"w0 must have shape {(trials, k)}, got {w0.shape}")
 
     M = len(methods)
-    B = np.broadcast_to(B0, (M, trials, d, k)).copy()
-    w = np.broadcast_to(w0, (M, trials, k)).copy()
+    groups = _groups(methods, alpha, finite)
+    # Population losses: every update of B is a combination of B's columns and the tasks'
+    # B_star theta_i, so B_t never leaves span(B0, B_star). The loop runs in an orthonormal basis
+    # V of that subspace (dimension <= 2k), which is exact, and maps back at the end.
+    V = None
+    if not finite and 2 * k < d:
+        V = np.linalg.qr(np.concatenate([B_star, B0], axis=-1))[0]  # (trials, d, 2k)
+        B_star_run, B0_run = transpose(V) @ B_star, transpose(V) @ B0
+    else:
+        B_star_run, B0_run = B_star, B0
+    B_starT = transpose(B_star_run)
+    B = np.broadcast_to(B0_run, (M, *B0_run.shape)).copy()
+    w = np.broadcast_to(w0[:, None, :], (M, trials, 1, k)).copy()  # heads as rows
     start = np.linalg.norm(B0, axis=(-2, -1)) + np.linalg.norm(w0, axis=-1)
     guard = BlowupGuard(np.broadcast_to(start, (M, trials)))
     running = guard.running
     recorded = sorted(set(range(0, T + 1, record_every)) | {T})
     R = len(recorded)
     dist, cond, hnorm = (np.full((M, trials, R), np.nan) for _ in range(3))
-    dist[..., 0], cond[..., 0], hnorm[..., 0] = _diagnostics(B, w, B_star, alpha)
+    dist[..., 0], cond[..., 0], hnorm[..., 0] = _diagnostics(B, w, B_star_run, alpha)
     column = 1
-    B_starT = transpose(B_star)
 
-    for t in range(1, T + 1):
-        heads = _draw_heads(rng, scales, (trials, n))
-        if finite:
-            inner = _batch(*_draw_task_data(rng, B_star, heads, m_in, sigma))
-            outer = _batch(*_draw_task_data(rng, B_star, heads, m_out, sigma))
-        else:
-            inner = outer = (None, (heads @ B_starT)[..., None], None)
-        for j, method in enumerate(methods):
-            if not running[j].any():
-                continue
-            out_j = (
-                _merge_batches(inner, outer)
-                if (finite and method == "avg_loss")
-                else outer
-            )
-            with np.errstate(over="ignore", invalid="ignore"):
-                G_B, G_w = _average(
-                    *_task_gradients(
-                        method,
-                        B[j][:, None],
-                        w[j][:, None, :, None],
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, T + 1):
+            heads = _draw_heads(rng, scales, (trials, n))
+            if finite:
+                inner = _sample_batch(
+                    *_draw_gram_data(rng, B_star, heads, m_in, sigma), m_in
+                )
+                outer = _sample_batch(
+                    *_draw_gram_data(rng, B_star, heads, m_out, sigma), m_out
+                )
+            else:
+                inner = outer = _Batch(None, 1, heads @ B_starT)
+            if len(groups) == 1:  # the usual case: every method in one pass
+                kind, merged = groups[0][1:]
+                G_B, G_w = _meta_gradients(
+                    B, w, inner, _merge(inner, outer) if merged else outer, kind
+                )
+            else:
+                G_B, G_w = np.empty_like(B), np.empty_like(w)
+                for index, kind, merged in groups:
+                    G_B[index], G_w[index] = _meta_gradients(
+                        B[index],
+                        w[index],
                         inner,
-                        out_j,
-                        alpha,
+                        _merge(inner, outer) if merged else outer,
+                        kind,
                     )
-                )
-                B_new = B[j] - beta * G_B
-                w_new = w[j] - beta * G_w if learn_head else w[j]
-                size = np.sqrt(np.einsum("tdk,tdk->t", B_new, B_new)) + np.sqrt(
-                    np.einsum("tk,tk->t", w_new, w_new)
-                )
-            was = running[j].copy()
-            ok = guard.check(t, _stack_row(size, j, M, was))[j]
-            if ok.all():  # the usual case: no masking
-                B[j], w[j] = B_new, w_new
-                continue
-            B[j][ok] = B_new[ok]
-            w[j][ok] = w_new[ok]
-        if t == recorded[column]:
-            values = _diagnostics(B, w, B_star, alpha)
-            for array, value in zip((dist, cond, hnorm), values):
-                array[..., column] = np.where(running, value, np.nan)
-            column += 1
-        if not running.any():
-            break
+            B_new = B - beta * G_B
+            w_new = w - beta * G_w if learn_head else w
+            size = np.sqrt(np.sum(B_new**2, axis=(-2, -1))) + np.sqrt(
+                np.sum(w_new**2, axis=(-2, -1))
+            )
+            ok = guard.check(t, size)
+            if ok.all():
+                B, w = B_new, w_new
+            else:
+                B = np.where(ok[..., None, None], B_new, B)
+                w = np.where(ok[..., None, None], w_new, w)
+            if t == recorded[column]:
+                values = _diagnostics(B, w, B_star_run, alpha)
+                for array, value in zip((dist, cond, hnorm), values):
+                    array[..., column] = np.where(running, value, np.nan)
+                column += 1
+            if not running.any():
+                break
 
     _warn_divergence(guard, methods, alpha, beta, B0)
     params = dict(
@@ -271,19 +290,34 @@ def train(
         k=k,
         trials=trials,
     )
+    B_final = B if V is None else V[None] @ B
     return Trajectory(
-        methods, np.array(recorded), dist, cond, hnorm, guard.stopped_at, B, w, params
+        methods,
+        np.array(recorded),
+        dist,
+        cond,
+        hnorm,
+        guard.stopped_at,
+        B_final,
+        w[..., 0, :],
+        params,
     )
 
 
-def _stack_row(size, j, M, was):
-    """Sizes of all runs for the guard: row ``j`` is checked, the others pass (size 0).
+def _groups(methods, alpha, finite):
+    """Methods computed together: ``(index, kind, merged)`` triples.
 
-    Runs that had already stopped keep their record: the guard only stops running runs.
+    All methods share one pass, except that with finite samples the average loss uses both
+    batches of a task as one (``merged``) and so takes its own.
     """
-    sizes = np.zeros((M, size.shape[0]))
-    sizes[j] = np.where(was, size, 0.0)
-    return sizes
+    if not finite or "avg_loss" not in methods or len(methods) == 1:
+        return [(None, _kind(methods, alpha), finite and methods == ("avg_loss",))]
+    meta = [j for j, m in enumerate(methods) if m != "avg_loss"]
+    avg = [methods.index("avg_loss")]
+    return [
+        (np.array(meta), _kind(tuple(methods[j] for j in meta), alpha), False),
+        (np.array(avg), _kind(("avg_loss",), alpha), True),
+    ]
 
 
 def _warn_divergence(guard, methods, alpha, beta, B0):

@@ -16,11 +16,9 @@ from ..subspace import random_orthonormal
 from ..validation import check_choice, check_in_range
 from .panel import Panel, link_max
 from .style import LABELS, METHOD_STYLE, STOP_MARK, THEORY_STYLE, new_figure
-from .subspace import image
 
 __all__ = [
     "YLABELS",
-    "image",
     "plot_trajectories",
     "trajectory_figure",
     "draw_linrep",

@@ -7,22 +7,14 @@ import numpy as np
 from ..subspace import random_orthonormal, subspace_distance
 from ..validation import check_in_range, check_positive_int
 from .panel import Panel, link_max
-from .style import THEORY_STYLE, new_figure, to_png
+from .style import THEORY_STYLE, new_figure
 
 __all__ = [
-    "image",
     "random_distances",
     "precision_figure",
     "draw_random_distances",
     "random_distance_panel",
 ]
-
-
-def image(fig, dpi=100):
-    """``fig`` as an IPython image: how a chapter shows a figure made with ``new_figure``."""
-    from IPython.display import Image
-
-    return Image(data=to_png(fig, dpi=dpi), format="png")
 
 
 def random_distances(d, k, draws=2000, seed=1):
