@@ -13,6 +13,8 @@ Leading batch dimensions (trials) come first and broadcast.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..linalg import transpose
@@ -167,12 +169,18 @@ def _gram_root(rng, shape, m, d):
     """Upper-triangular ``F`` of shape (*shape, d, d) with ``F^T F`` distributed as ``X^T X`` for
     ``X`` with ``m >= d`` rows of ``N(0, I_d)`` (the Bartlett decomposition of the Wishart law:
     ``F_jj^2 ~ chi^2(m - j)``, ``F_ij ~ N(0, 1)`` above the diagonal)."""
-    F = np.zeros((*shape, d, d))
+    upper, diagonal = _triangle(d)
+    F = np.zeros((*shape, d * d))
+    F[..., upper] = rng.standard_normal((*shape, upper.size))
+    F[..., diagonal] = np.sqrt(rng.chisquare(m - np.arange(d), size=(*shape, d)))
+    return F.reshape(*shape, d, d)
+
+
+@functools.cache
+def _triangle(d):
+    """Flat indices of the strict upper triangle and of the diagonal of a d x d matrix."""
     rows, cols = np.triu_indices(d, 1)
-    F[..., rows, cols] = rng.standard_normal((*shape, rows.size))
-    diagonal = np.arange(d)
-    F[..., diagonal, diagonal] = np.sqrt(rng.chisquare(m - diagonal, size=(*shape, d)))
-    return F
+    return rows * d + cols, np.arange(d) * (d + 1)
 
 
 def _draw_gram_data(rng, B_star, heads, m, sigma):

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from .. import linrep
 from ..subspace import random_orthonormal
@@ -26,24 +27,67 @@ __all__ = [
     "SAMPLES",
 ]
 
+#: axis labels, in plain text with Unicode (mathtext is laid out again at every redraw)
 YLABELS = {
-    "dist": r"$\mathrm{dist}(B_t, B_*)$",
-    "conditioning": r"$\|I_k-\alpha B_t^\top B_t\|_2$",
-    "head_norm": r"$\|w_t\|$",
+    "dist": "dist(Bₜ, B*)",
+    "conditioning": "‖I − αBₜᵀBₜ‖",
+    "head_norm": "‖wₜ‖",
 }
+
+_SUPERSCRIPT = str.maketrans(
+    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def _power_of_ten(value, _position=None):
+    """A decade tick label as plain text with Unicode superscripts ("10⁻⁵")."""
+    if value <= 0:
+        return ""
+    exponent = round(float(np.log10(value)))
+    if not np.isclose(value, 10.0**exponent, rtol=1e-6):
+        return ""
+    return "10" + str(exponent).translate(_SUPERSCRIPT)
+
+
+def log_axis(ax, axis="y"):
+    """A logarithmic axis with decade ticks labelled in plain text, and no minor ticks.
+
+    Matplotlib's default labels are mathtext (``$10^{-5}$``), which costs more to lay out than
+    the rest of a panel's redraw, and its minor ticks are dozens of artists; these labels look
+    the same and cost almost nothing.
+    """
+    which = ax.yaxis if axis == "y" else ax.xaxis
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    which.set_major_locator(LogLocator(base=10, numticks=8))
+    which.set_major_formatter(FuncFormatter(_power_of_ten))
+    which.set_minor_locator(NullLocator())
+
+
+#: legend suffixes of the right-hand axes (plain text: mathtext costs more than a redraw)
+COND_SUFFIX = ": ‖I − αBᵀB‖"
+HEAD_SUFFIX = ": ‖wₜ‖"
 
 #: the sample regimes of the panel: population losses or m_in = m_out = m samples per task
 SAMPLES = {"population": None, "m=10": 10, "m=25": 25, "m=100": 100}
 
 
 def plot_trajectories(
-    ax, traj, quantity="dist", methods=None, log=True, band=True, label_suffix=""
+    ax,
+    traj,
+    quantity="dist",
+    methods=None,
+    log=True,
+    band=True,
+    label_suffix="",
+    each=False,
 ):
-    """Draw the mean over trials of ``quantity`` for each method, with the min-max band over trials.
+    """Draw ``quantity`` for each method: the mean over trials with its min-max band, or each run.
 
-    Trials that were stopped (see :func:`metalib.linrep.train`) are left out of the mean after
-    their stop, and each stop is marked with :data:`STOP_MARK` at the run's last recorded value
-    and iteration, so a blown-up run is visible and never drawn as a NaN curve.
+    With ``each=False`` (the default) a trial that was stopped (see
+    :func:`metalib.linrep.train`) is left out of the mean after its stop. With ``each=True``
+    every trial is drawn as its own thin line, so that no average hides the runs that stopped.
+    Either way each stop is marked with :data:`STOP_MARK` at the run's last recorded value and
+    iteration, so a blown-up run is visible and never drawn as a NaN curve.
 
     Parameters
     ----------
@@ -55,9 +99,11 @@ def plot_trajectories(
     log : bool
         Logarithmic y axis.
     band : bool
-        Shade the range over trials.
+        Shade the range over trials (mean curves only).
     label_suffix : str
         Appended to each legend label.
+    each : bool
+        Draw every trial instead of the mean.
     """
     check_choice("quantity", quantity, tuple(YLABELS))
     t = traj.iterations
@@ -67,23 +113,34 @@ def plot_trajectories(
         style = METHOD_STYLE[method]
         if not alive.any():
             continue
-        count = alive.sum(axis=0)
-        shown = count > 0
-        mean = np.where(alive, values, 0.0).sum(axis=0) / np.maximum(count, 1)
-        ax.plot(
-            t[shown], mean[shown], label=LABELS[method] + label_suffix, lw=1.8, **style
-        )
-        if band and values.shape[0] > 1:
-            low = np.min(np.where(alive, values, np.inf), axis=0)
-            high = np.max(np.where(alive, values, -np.inf), axis=0)
-            ax.fill_between(
-                t[shown],
-                low[shown],
-                high[shown],
-                color=style["color"],
-                alpha=0.15,
-                lw=0,
-            )
+        label = LABELS[method] + label_suffix
+        if each:
+            for trial in range(values.shape[0]):
+                seen = alive[trial]
+                ax.plot(
+                    t[seen],
+                    values[trial, seen],
+                    lw=1.0,
+                    alpha=0.8,
+                    label=label if trial == 0 else None,
+                    **style,
+                )
+        else:
+            count = alive.sum(axis=0)
+            shown = count > 0
+            mean = np.where(alive, values, 0.0).sum(axis=0) / np.maximum(count, 1)
+            ax.plot(t[shown], mean[shown], label=label, lw=1.8, **style)
+            if band and values.shape[0] > 1:
+                low = np.min(np.where(alive, values, np.inf), axis=0)
+                high = np.max(np.where(alive, values, -np.inf), axis=0)
+                ax.fill_between(
+                    t[shown],
+                    low[shown],
+                    high[shown],
+                    color=style["color"],
+                    alpha=0.15,
+                    lw=0,
+                )
         stopped = traj.stopped_at[traj.methods.index(method)]
         for trial in np.flatnonzero(stopped >= 0):
             seen = np.flatnonzero(alive[trial])
@@ -91,13 +148,19 @@ def plot_trajectories(
                 last = seen[-1]
                 ax.plot(t[last], values[trial, last], color=style["color"], **STOP_MARK)
     if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("iteration $t$")
+        log_axis(ax)
+    ax.set_xlabel("iteration t")
     ax.set_ylabel(YLABELS[quantity])
 
 
 def trajectory_figure(
-    traj, right="head_norm", methods_right=None, theory=None, band=True, log_right=True
+    traj,
+    right="head_norm",
+    methods_right=None,
+    theory=None,
+    band=True,
+    log_right=True,
+    each=False,
 ):
     """Two axes: the distance of every method (left) and ``right`` (right), as chapters 01-04 draw.
 
@@ -115,13 +178,15 @@ def trajectory_figure(
         Shade the range over trials.
     log_right : bool
         Logarithmic y axis on the right.
+    each : bool
+        Draw every trial instead of the mean (see :func:`plot_trajectories`).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     fig, (ax1, ax2) = new_figure(2)
-    plot_trajectories(ax1, traj, "dist", band=band)
+    plot_trajectories(ax1, traj, "dist", band=band, each=each)
     if theory is not None:
         ax1.plot(traj.iterations, theory, label="tangent law", **THEORY_STYLE)
     ax1.legend(fontsize=8)
@@ -131,7 +196,7 @@ def trajectory_figure(
             traj,
             "conditioning",
             methods_right,
-            label_suffix=r": $\|I-\alpha B^\top B\|$",
+            label_suffix=COND_SUFFIX,
         )
         first = len(ax2.lines)
         plot_trajectories(
@@ -140,13 +205,15 @@ def trajectory_figure(
             "head_norm",
             methods_right,
             band=False,
-            label_suffix=r": $\|w_t\|$",
+            label_suffix=HEAD_SUFFIX,
         )
         for line in ax2.lines[first:]:
             line.set_linestyle(":")
         ax2.set_ylabel("")
     else:
-        plot_trajectories(ax2, traj, right, methods_right, log=log_right, band=band)
+        plot_trajectories(
+            ax2, traj, right, methods_right, log=log_right, band=band, each=each
+        )
     ax2.legend(fontsize=8)
     return fig
 
@@ -227,7 +294,7 @@ def draw_linrep(
     ax_d.plot(
         traj.iterations,
         linrep.predicted_distance(traj.iterations, dist0, alpha, beta, mu**2),
-        label=r"theory: $\tan\theta_t=\tan\theta_0\,e^{-\alpha\beta\mu^2t}$",
+        label="tangent law: tan θₜ = tan θ₀ exp(−αβμ²t)",
         **THEORY_STYLE,
     )
     low = np.nanmin(traj.dist) if np.isfinite(traj.dist).any() else 1e-3
@@ -238,7 +305,7 @@ def draw_linrep(
         traj,
         "conditioning",
         methods=(method,),
-        label_suffix=r": $\|I-\alpha B^\top B\|$",
+        label_suffix=COND_SUFFIX,
     )
     first = len(ax_c.lines)
     plot_trajectories(
@@ -247,7 +314,7 @@ def draw_linrep(
         "head_norm",
         methods=(method,),
         band=False,
-        label_suffix=r": $\|w_t\|$",
+        label_suffix=HEAD_SUFFIX,
     )
     for line in ax_c.lines[first:]:
         if line.get_linestyle() != "None":

@@ -18,12 +18,14 @@ __all__ = [
 
 
 def random_distances(d, k, draws=2000, seed=1):
-    """Distances between ``draws`` pairs of independent uniformly random k-dim subspaces of R^d."""
+    """Distances from ``draws`` uniformly random k-dim subspaces of R^d to a fixed random one.
+
+    A uniformly random subspace is as far, in law, from every fixed subspace, so one truth serves
+    all draws: the distances have the law of those between two independent random subspaces.
+    """
     gen = np.random.default_rng(seed)
-    return subspace_distance(
-        random_orthonormal(d, k, gen, size=draws),
-        random_orthonormal(d, k, gen, size=draws),
-    )
+    U_star = random_orthonormal(d, k, gen)
+    return subspace_distance(random_orthonormal(d, k, gen, size=draws), U_star)
 
 
 def precision_figure(angles, residual_form, shortcut):
@@ -51,14 +53,19 @@ def draw_random_distances(d=100, k=5, draws=2000, seed=1):
     """Histogram of the distance between random ``k``-dim subspaces of R^d (``1 <= k <= d``)."""
     d = check_positive_int("d", d)
     k = check_in_range("k", k, 1, d, integer=True)
+    draws = check_positive_int("draws", draws)
     dist = random_distances(d, k, draws, seed)
     fig, ax = new_figure(width=6.0, height=3.2, margins=dict(top=0.88))
-    ax.hist(dist, bins=np.linspace(0, 1, 51), color="tab:blue", alpha=0.8)
-    ax.axvline(
-        np.sqrt((d - k) / d), label=r"$\sqrt{(d-k)/d}$ (rms sine)", **THEORY_STYLE
+    ax.hist(
+        dist,
+        bins=np.linspace(0, 1, 51),
+        color="tab:blue",
+        alpha=0.8,
+        histtype="stepfilled",
     )
+    ax.axvline(np.sqrt((d - k) / d), label="√((d − k)/d), the rms sine", **THEORY_STYLE)
     ax.set_xlim(0, 1.0)
-    ax.set_xlabel(r"$\mathrm{dist}(U, U_*)$ for random $U, U_*$")
+    ax.set_xlabel("dist(U, U*) for random U, U*")
     ax.set_ylabel(f"count of {draws} draws")
     ax.set_title(f"d = {d}, k = {k}: median distance {np.median(dist):.3f}")
     ax.legend(loc="upper left", fontsize=9)
@@ -66,16 +73,16 @@ def draw_random_distances(d=100, k=5, draws=2000, seed=1):
 
 
 def random_distance_panel(d=100, k=5):
-    """Chapter 00's panel: d and k (its maximum follows d)."""
+    """Chapter 00's panel: d and k (its maximum follows d, up to 20)."""
     from ipywidgets import IntSlider
 
     controls = dict(
         d=IntSlider(value=d, min=2, max=200, description="d"),
-        k=IntSlider(value=k, min=1, max=50, description="k"),
+        k=IntSlider(value=k, min=1, max=20, description="k"),
     )
     return Panel(
         draw_random_distances,
         controls,
         fixed=dict(draws=2000, seed=1),
-        links=[link_max("d", "k", lambda d: min(50, d))],
+        links=[link_max("d", "k", lambda d: min(20, d))],
     )

@@ -13,7 +13,6 @@ from metalib import (
     relative_error,
     subspace_distance,
 )
-
 from metalib.linrep.model import _draw_gram_data
 
 EXACT = ("exact_anil", "exact_maml", "avg_loss")
