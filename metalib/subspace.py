@@ -46,6 +46,8 @@ def orthonormal_basis(B, name="B"):
         If ``k > d`` or ``B`` is numerically rank deficient (its span has fewer than ``k``
         dimensions, so a ``k``-dimensional distance is not defined).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
     B = as_array(name, B, min_ndim=2)
     d, k = B.shape[-2:]
     if k > d:
@@ -140,8 +142,8 @@ def random_orthonormal(d, k, rng, size=()):
     d, k : int
         ``1 <= k <= d``.
     rng : numpy.random.Generator
-    size : tuple of int
-        Leading batch shape.
+    size : int or tuple of int
+        Leading batch shape (positive sizes; ``()`` for one matrix).
 
     Returns
     -------
@@ -157,8 +159,8 @@ def random_orthonormal(d, k, rng, size=()):
     if not isinstance(size, tuple):
         raise TypeError(f"size must be an integer or a tuple of integers, got {size!r}")
     for s in size:
-        if not isinstance(s, numbers.Integral) or isinstance(s, bool) or s < 0:
-            raise ValueError(f"size must hold non-negative integers, got {size!r}")
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool) or s < 1:
+            raise ValueError(f"size must hold positive integers, got {size!r}")
     G = rng.standard_normal((*size, d, k))
     Q, R = np.linalg.qr(G)
     signs = np.sign(np.diagonal(R, axis1=-2, axis2=-1))

@@ -187,8 +187,8 @@ def _not_broadcast(inputs):
 def _check_finite(total, parts, inputs):
     """Raise unless the result is finite, naming the input with NaN or infinite entries.
 
-    ``total`` is the sum of the result's entries: it is finite exactly when every entry is,
-    unless the sum itself overflows, which the full check below settles.
+    ``total`` is a sum over the result's entries (or of their squares): it is finite exactly
+    when every entry is, unless the sum itself overflows, which the full check below settles.
     """
     if math.isfinite(total) or all(np.isfinite(part).all() for part in parts):
         return
@@ -281,11 +281,12 @@ def population_meta_loss(method, B, w, B_star, heads, alpha):
     B_star, heads = _population_tasks(B, B_star, heads)
 
     inputs = dict(B=B, w=w, B_star=B_star, heads=heads)
-    try:
-        tasks = _Batch(None, 1, heads @ transpose(B_star))
-        loss = np.mean(
-            _meta_losses(_kind(method, alpha), B, w[..., None, :], tasks, tasks)
-        )
+    try:  # non-finite input or overflow: named below, no numpy warning
+        with np.errstate(all="ignore"):
+            tasks = _Batch(None, 1, heads @ transpose(B_star))
+            loss = np.mean(
+                _meta_losses(_kind(method, alpha), B, w[..., None, :], tasks, tasks)
+            )
     except ValueError:
         _not_broadcast(inputs)
     _check_finite(loss, (loss,), inputs)
@@ -317,12 +318,17 @@ def sample_meta_loss(method, B, w, X_in, y_in, X_out, y_out, alpha):
     X_in, y_in, X_out, y_out = _sample_tasks(B, X_in, y_in, X_out, y_out)
 
     inputs = dict(B=B, w=w, X_in=X_in, y_in=y_in, X_out=X_out, y_out=y_out)
-    try:
-        inner, outer, y = _sample_batch(X_in, y_in), _sample_batch(X_out, y_out), y_out
-        if method == "avg_loss":
-            outer, y = _merge(inner, outer), np.concatenate([y_in, y_out], axis=-1)
-        kind = _kind(method, alpha)
-        loss = np.mean(_meta_losses(kind, B, w[..., None, :], inner, outer, y))
+    try:  # non-finite input or overflow: named below, no numpy warning
+        with np.errstate(all="ignore"):
+            inner, outer, y = (
+                _sample_batch(X_in, y_in),
+                _sample_batch(X_out, y_out),
+                y_out,
+            )
+            if method == "avg_loss":
+                outer, y = _merge(inner, outer), np.concatenate([y_in, y_out], axis=-1)
+            kind = _kind(method, alpha)
+            loss = np.mean(_meta_losses(kind, B, w[..., None, :], inner, outer, y))
     except ValueError:
         _not_broadcast(inputs)
     _check_finite(loss, (loss,), inputs)
@@ -357,15 +363,17 @@ def population_meta_gradient(method, B, w, B_star, heads, alpha):
     B, w, alpha = _check_params(method, B, w, alpha)
     B_star, heads = _population_tasks(B, B_star, heads)
 
-    try:
-        tasks = _Batch(None, 1, heads @ transpose(B_star))
-        G_B, G_w = _meta_gradients(
-            B, w[..., None, :], tasks, tasks, _kind(method, alpha)
-        )
+    try:  # non-finite input or overflow: named below, no numpy warning
+        with np.errstate(all="ignore"):
+            tasks = _Batch(None, 1, heads @ transpose(B_star))
+            G_B, G_w = _meta_gradients(
+                B, w[..., None, :], tasks, tasks, _kind(method, alpha)
+            )
+            total = np.vdot(G_B, G_B) + np.vdot(G_w, G_w)  # finite iff all entries are
     except ValueError:
         _not_broadcast(dict(B=B, w=w, B_star=B_star, heads=heads))
-    if not math.isfinite(G_B.sum() + G_w.sum()):
-        _check_finite(np.nan, (G_B, G_w), dict(B=B, w=w, B_star=B_star, heads=heads))
+    if not math.isfinite(total):
+        _check_finite(total, (G_B, G_w), dict(B=B, w=w, B_star=B_star, heads=heads))
     return G_B, G_w[..., 0, :]
 
 
@@ -396,16 +404,18 @@ def sample_meta_gradient(method, B, w, X_in, y_in, X_out, y_out, alpha):
     X_in, y_in, X_out, y_out = _sample_tasks(B, X_in, y_in, X_out, y_out)
 
     inputs = dict(B=B, w=w, X_in=X_in, y_in=y_in, X_out=X_out, y_out=y_out)
-    try:
-        inner, outer = _sample_batch(X_in, y_in), _sample_batch(X_out, y_out)
-        if method == "avg_loss":
-            outer = _merge(inner, outer)
-        G_B, G_w = _meta_gradients(
-            B, w[..., None, :], inner, outer, _kind(method, alpha)
-        )
+    try:  # non-finite input or overflow: named below, no numpy warning
+        with np.errstate(all="ignore"):
+            inner, outer = _sample_batch(X_in, y_in), _sample_batch(X_out, y_out)
+            if method == "avg_loss":
+                outer = _merge(inner, outer)
+            G_B, G_w = _meta_gradients(
+                B, w[..., None, :], inner, outer, _kind(method, alpha)
+            )
+            total = np.vdot(G_B, G_B) + np.vdot(G_w, G_w)  # finite iff all entries are
     except ValueError:
         _not_broadcast(inputs)
-    _check_finite(G_B.sum() + G_w.sum(), (G_B, G_w), inputs)
+    _check_finite(total, (G_B, G_w), inputs)
     return G_B, G_w[..., 0, :]
 
 

@@ -152,6 +152,13 @@ def sample_task_data(rng, B_star, heads, m, sigma=0.0):
     )
     m = check_positive_int("m", m)
     sigma = check_nonnegative_float("sigma", sigma)
+    try:
+        np.broadcast_shapes(B_star.shape[:-2], heads.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"the batch (leading) dimensions of B_star {B_star.shape[:-2]} and heads "
+            f"{heads.shape[:-2]} do not broadcast"
+        ) from None
     return _draw_task_data(rng, B_star, heads, m, sigma)
 
 

@@ -23,7 +23,14 @@ from ..validation import (
     check_rng,
 )
 from .gradients import _Batch, _kind, _merge, _meta_gradients, _sample_batch
-from .model import LABELS, METHODS, _draw_gram_data, _draw_heads, head_scales
+from .model import (
+    LABELS,
+    METHODS,
+    _check_orthonormal,
+    _draw_gram_data,
+    _draw_heads,
+    head_scales,
+)
 
 __all__ = ["Trajectory", "train"]
 
@@ -61,6 +68,43 @@ class Trajectory:
     B: np.ndarray
     w: np.ndarray
     params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.methods = tuple(
+            check_choice("method", m, METHODS) for m in _check_methods(self.methods)
+        )
+        iterations = np.asarray(self.iterations)
+        if iterations.ndim != 1 or not np.issubdtype(iterations.dtype, np.integer):
+            raise ValueError(
+                f"iterations must be a 1-d array of integers, got {iterations.dtype} "
+                f"{iterations.shape}"
+            )
+        self.iterations = iterations
+        M, R = len(self.methods), iterations.shape[0]
+        for name in ("dist", "conditioning", "head_norm"):
+            value = as_array(name, getattr(self, name), ndim=3, finite=False)
+            if value.shape[0] != M or value.shape[2] != R:
+                raise ValueError(
+                    f"{name} must have shape (methods={M}, trials, iterations={R}), "
+                    f"got {value.shape}"
+                )
+            setattr(self, name, value)
+        trials = self.dist.shape[1]
+        for name in ("conditioning", "head_norm"):
+            if getattr(self, name).shape != self.dist.shape:
+                raise ValueError(
+                    f"{name} must have the shape of dist {self.dist.shape}, "
+                    f"got {getattr(self, name).shape}"
+                )
+        stopped = np.asarray(self.stopped_at)
+        if stopped.shape != (M, trials) or not np.issubdtype(stopped.dtype, np.integer):
+            raise ValueError(
+                f"stopped_at must be integers of shape (methods, trials) = {(M, trials)}, "
+                f"got {stopped.dtype} {stopped.shape}"
+            )
+        self.stopped_at = stopped
+        if not isinstance(self.params, dict):
+            raise TypeError(f"params must be a dict, got {type(self.params).__name__}")
 
     def series(self, method, quantity="dist"):
         """Array of shape (trials, R) of ``quantity`` for ``method``."""
@@ -172,6 +216,7 @@ def train(
     trials, d, k = B_star.shape
     if k > d:
         raise ValueError(f"B_star must have k <= d columns, got k={k} > d={d}")
+    _check_orthonormal(B_star)
     alpha = check_positive_float("alpha", alpha)
     beta = check_positive_float("beta", beta)
     T = check_positive_int("iterations", iterations)
