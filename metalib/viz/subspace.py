@@ -55,7 +55,7 @@ def draw_random_distances(d=100, k=5, draws=2000, seed=1):
     k = check_in_range("k", k, 1, d, integer=True)
     draws = check_positive_int("draws", draws)
     dist = random_distances(d, k, draws, seed)
-    fig, ax = new_figure(width=6.0, height=3.2, margins=dict(top=0.88))
+    fig, ax = new_figure(width=6.0, height=3.2, margins=dict(top=0.88, left=0.12))
     ax.hist(
         dist,
         bins=np.linspace(0, 1, 51),
