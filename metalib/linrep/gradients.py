@@ -95,11 +95,21 @@ def _kind(methods, alpha):
 
 
 def _cov(batch, V):
-    """Row ``i`` of the result is ``Sigma_i v_i``: ``V`` itself for the population."""
+    """Row ``i`` of the result is ``Sigma_i v_i``: ``V`` itself for the population.
+
+    ``batch.X`` may also be a tuple of matrices whose Gram matrices add up (see
+    :func:`_merge`).
+    """
     if batch.X is None:
         return V
-    X = batch.X
-    return (transpose(X) @ (X @ V[..., None]))[..., 0] / batch.m
+    if isinstance(batch.X, tuple):
+        first, second = batch.X
+        SV = transpose(first) @ (first @ V[..., None]) + transpose(second) @ (
+            second @ V[..., None]
+        )
+    else:
+        SV = transpose(batch.X) @ (batch.X @ V[..., None])
+    return SV[..., 0] / batch.m
 
 
 # region: meta-gradients
@@ -239,10 +249,17 @@ def _sample_batch(X, y, m=None):
     return _Batch(X, m, (transpose(X) @ y[..., None])[..., 0] / m)
 
 
-def _merge(inner, outer):
-    """Average-loss minimization uses all ``m_in + m_out`` samples of a task as one batch."""
+def _merge(inner, outer, concatenate=True):
+    """Average-loss minimization uses all ``m_in + m_out`` samples of a task as one batch.
+
+    With ``concatenate=False`` the merged batch keeps the two sample matrices as a pair, whose
+    Gram matrices :func:`_cov` adds: no copy, for the training loop (the losses need the
+    concatenated samples).
+    """
     m = inner.m + outer.m
     G = (inner.m * inner.G + outer.m * outer.G) / m
+    if not concatenate:
+        return _Batch((inner.X, outer.X), m, G)
     return _Batch(np.concatenate([inner.X, outer.X], axis=-2), m, G)
 
 

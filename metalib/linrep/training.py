@@ -289,7 +289,7 @@ def train(
             if len(groups) == 1:  # the usual case: every method in one pass
                 kind, merged = groups[0][1:]
                 G_B, G_w = _meta_gradients(
-                    B, w, inner, _merge(inner, outer) if merged else outer, kind
+                    B, w, inner, _merge(inner, outer, False) if merged else outer, kind
                 )
             else:
                 G_B, G_w = np.empty_like(B), np.empty_like(w)
@@ -298,7 +298,7 @@ def train(
                         B[index],
                         w[index],
                         inner,
-                        _merge(inner, outer) if merged else outer,
+                        _merge(inner, outer, False) if merged else outer,
                         kind,
                     )
             B_new = B - beta * G_B
