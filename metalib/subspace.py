@@ -11,7 +11,8 @@ import numbers
 
 import numpy as np
 
-from .validation import as_array, check_positive_int
+from .linalg import transpose
+from .validation import as_array, check_positive_int, check_rng
 
 __all__ = [
     "orthonormal_basis",
@@ -25,7 +26,7 @@ RANK_TOL = 1e-10
 
 
 def orthonormal_basis(B, name="B"):
-    """Orthonormal basis of the column space of ``B``, by a thin QR factorisation (eq. `eq-basis`).
+    """Orthonormal basis of the column space of ``B``, by a thin QR factorisation, eq. `eq-basis`.
 
     Parameters
     ----------
@@ -42,9 +43,11 @@ def orthonormal_basis(B, name="B"):
     Raises
     ------
     ValueError
-        If ``k > d`` or ``B`` is numerically rank deficient (its span has fewer than ``k`` dimensions,
-        so a ``k``-dimensional distance is not defined).
+        If ``k > d`` or ``B`` is numerically rank deficient (its span has fewer than ``k``
+        dimensions, so a ``k``-dimensional distance is not defined).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
     B = as_array(name, B, min_ndim=2)
     d, k = B.shape[-2:]
     if k > d:
@@ -69,15 +72,26 @@ def _aligned(B, B_star):
     Q_star = orthonormal_basis(B_star, "B_star")
     if Q.shape[-2:] != Q_star.shape[-2:]:
         raise ValueError(
-            f"B and B_star must have the same (d, k) shape, got {Q.shape[-2:]} and {Q_star.shape[-2:]}"
+            f"B and B_star must have the same (d, k) shape, got {Q.shape[-2:]} and "
+            f"{Q_star.shape[-2:]}"
         )
+    try:
+        np.broadcast_shapes(Q.shape[:-2], Q_star.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"B and B_star have batch shapes {Q.shape[:-2]} and {Q_star.shape[:-2]}, which do not "
+            "broadcast"
+        ) from None
     return Q, Q_star
 
 
 def principal_angles(B, B_star):
-    """Principal angles between ``col(B)`` and ``col(B_star)``, in increasing order (eq. `eq-principal-angles`).
+    """Principal angles between ``col(B)`` and ``col(B_star)``, increasing.
 
-    ``cos(theta_i)`` are the singular values of ``Q_star^T Q`` for orthonormal bases ``Q``, ``Q_star``.
+    Eq. `eq-principal-angles`.
+
+    ``cos(theta_i)`` are the singular values of ``Q_star^T Q`` for orthonormal bases ``Q``,
+    ``Q_star``.
 
     Parameters
     ----------
@@ -89,7 +103,7 @@ def principal_angles(B, B_star):
         Angles in ``[0, pi/2]``.
     """
     Q, Q_star = _aligned(B, B_star)
-    cosines = np.linalg.svd(np.swapaxes(Q_star, -1, -2) @ Q, compute_uv=False)
+    cosines = np.linalg.svd(transpose(Q_star) @ Q, compute_uv=False)
     return np.arccos(np.clip(cosines, 0.0, 1.0))
 
 
@@ -111,7 +125,7 @@ def subspace_distance(B, B_star):
     float or ndarray of shape (...)
     """
     Q, Q_star = _aligned(B, B_star)
-    residual = Q - Q_star @ (np.swapaxes(Q_star, -1, -2) @ Q)
+    residual = Q - Q_star @ (transpose(Q_star) @ Q)
     dist = np.linalg.svd(residual, compute_uv=False)[..., 0]
     dist = np.minimum(dist, 1.0)
     return float(dist) if dist.ndim == 0 else dist
@@ -128,8 +142,8 @@ def random_orthonormal(d, k, rng, size=()):
     d, k : int
         ``1 <= k <= d``.
     rng : numpy.random.Generator
-    size : tuple of int
-        Leading batch shape.
+    size : int or tuple of int
+        Leading batch shape (positive sizes; ``()`` for one matrix).
 
     Returns
     -------
@@ -139,11 +153,14 @@ def random_orthonormal(d, k, rng, size=()):
     k = check_positive_int("k", k)
     if k > d:
         raise ValueError(f"k must not exceed d, got k={k} > d={d}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
-        )
-    size = (size,) if isinstance(size, numbers.Integral) else tuple(size)
+    rng = check_rng("rng", rng)
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        size = (size,)
+    if not isinstance(size, tuple):
+        raise TypeError(f"size must be an integer or a tuple of integers, got {size!r}")
+    for s in size:
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool) or s < 1:
+            raise ValueError(f"size must hold positive integers, got {size!r}")
     G = rng.standard_normal((*size, d, k))
     Q, R = np.linalg.qr(G)
     signs = np.sign(np.diagonal(R, axis1=-2, axis2=-1))

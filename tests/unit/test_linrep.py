@@ -13,6 +13,7 @@ from metalib import (
     relative_error,
     subspace_distance,
 )
+from metalib.linrep.model import _draw_gram_data
 
 EXACT = ("exact_anil", "exact_maml", "avg_loss")
 FIRST_ORDER = ("fo_anil", "fo_maml")
@@ -96,7 +97,6 @@ def test_first_order_differs_from_exact(method, problem):
 def test_population_is_the_limit_of_large_samples(rng, problem):
     """With many noiseless samples per task, the sample gradient approaches the population one."""
     p = problem
-    n, d = p["heads"].shape[0], p["B"].shape[0]
     X_in, y_in = linrep.sample_task_data(rng, p["B_star"], p["heads"], 40000)
     X_out, y_out = linrep.sample_task_data(rng, p["B_star"], p["heads"], 40000)
     for method in linrep.METHODS:
@@ -124,7 +124,7 @@ def test_batched_gradient_equals_stacked_single(rng, problem):
 
 
 def test_anil_and_maml_agree_at_zero_head(problem):
-    """With w = 0 the inner step does not move B, so MAML's B-gradient equals ANIL's (chapter 03)."""
+    """With w = 0 the inner step does not move B: MAML's B-gradient equals ANIL's (chapter 03)."""
     p = dict(problem, w=np.zeros(3))
     for fo in (True, False):
         a = linrep.population_meta_gradient("fo_anil" if fo else "exact_anil", **p)[0]
@@ -133,7 +133,7 @@ def test_anil_and_maml_agree_at_zero_head(problem):
 
 
 def test_anil_mechanism_at_zero_head(rng):
-    """At w = 0 and alpha B^T B = I, minus the FO-ANIL gradient is alpha (I - P_B) B_* Lambda B_*^T B (eq-anil-push)."""
+    """At w = 0, alpha B^T B = I: -G_FO = alpha (I - P_B) B_* Lambda B_*^T B (eq-anil-push)."""
     d, k, n, alpha = 9, 3, 6, 0.25
     B_star = random_orthonormal(d, k, rng)
     B = random_orthonormal(d, k, rng) / np.sqrt(alpha)
@@ -148,7 +148,7 @@ def test_anil_mechanism_at_zero_head(rng):
     )
 
 
-# --- data model -------------------------------------------------------------------------------------
+# --- data model -------------------------------------------------------------------------------
 
 
 def test_heads_have_the_prescribed_covariance(rng):
@@ -183,7 +183,7 @@ def test_initial_representation_at_prescribed_distance(rng, dist0):
     )
 
 
-# --- training ---------------------------------------------------------------------------------------
+# --- training ---------------------------------------------------------------------------------
 
 
 def small_run(rng, methods=linrep.METHODS, **kw):
@@ -215,7 +215,7 @@ def test_training_is_deterministic_given_the_seed():
 
 
 def test_methods_see_the_same_tasks(rng):
-    """Running one method alone or among others gives the same trajectory: tasks are shared, not re-drawn."""
+    """One method alone or among others gives the same trajectory: tasks are shared."""
     alone = small_run(np.random.default_rng(9), methods=("fo_anil",), iterations=40)
     together = small_run(
         np.random.default_rng(9), methods=("exact_maml", "fo_anil"), iterations=40
@@ -242,6 +242,76 @@ def test_finite_samples_run_and_record_every(rng):
     )
     np.testing.assert_array_equal(traj.iterations, [0, 25, 50, 75, 100])
     assert np.all(np.isfinite(traj.dist))
+
+
+@pytest.mark.parametrize(
+    "methods", [linrep.METHODS, ("fo_anil", "exact_maml"), ("avg_loss",)]
+)
+@pytest.mark.parametrize("samples", [None, 4])
+def test_one_training_step_is_the_public_gradient_step(samples, methods):
+    """train's first update equals B0 - beta * (public meta-gradient) on the same tasks, for every
+    method at once: the stacked pass, the population loop in span(B0, B_star) and the merged
+    batches of the average loss change nothing."""
+    trials, d, k, n, alpha, beta = 2, 12, 2, 3, 0.2, 0.3
+    setup = np.random.default_rng(1)
+    B_star = random_orthonormal(d, k, setup, size=trials)
+    B0 = linrep.initial_representation(B_star, alpha, setup, dist0=0.7)
+    w0 = 0.3 * setup.standard_normal((trials, k))
+    finite = {} if samples is None else dict(m_in=samples, m_out=samples + 1)
+    traj = linrep.train(
+        methods,
+        B_star,
+        B0,
+        alpha,
+        beta,
+        1,
+        np.random.default_rng(2),
+        n=n,
+        w0=w0,
+        **finite,
+    )
+    rng = np.random.default_rng(2)
+    heads = linrep.sample_heads(rng, np.ones(k), (trials, n))
+    if samples is not None:
+        X_in, y_in = linrep.sample_task_data(rng, B_star, heads, samples)
+        X_out, y_out = linrep.sample_task_data(rng, B_star, heads, samples + 1)
+    for j, method in enumerate(methods):
+        if samples is None:
+            G_B, G_w = linrep.population_meta_gradient(
+                method, B0, w0, B_star, heads, alpha
+            )
+        else:
+            G_B, G_w = linrep.sample_meta_gradient(
+                method, B0, w0, X_in, y_in, X_out, y_out, alpha
+            )
+        np.testing.assert_allclose(
+            traj.B[j], B0 - beta * G_B, atol=1e-12, err_msg=method
+        )
+        np.testing.assert_allclose(
+            traj.w[j], w0 - beta * G_w, atol=1e-12, err_msg=method
+        )
+
+
+def test_large_batches_are_drawn_through_their_gram_matrix(rng):
+    """With m > d, training draws (F^T F, F^T y) instead of (X^T X, X^T y): same law.
+
+    Mean and covariance of the entries of X^T X / m and of X^T y / m, over many draws, against
+    the same statistics of samples drawn row by row with ``sample_task_data``.
+    """
+    d, k, m, draws, sigma = 3, 2, 7, 100000, 0.5
+    B_star = random_orthonormal(d, k, rng)
+    heads = np.broadcast_to(np.array([1.0, -0.5]), (draws, k))
+    F, y = _draw_gram_data(rng, B_star, heads, m, sigma)
+    assert F.shape == (draws, d, d), "m > d: d rows, not m"
+    X, y_x = linrep.sample_task_data(rng, B_star, heads, m, sigma)
+    stats = []
+    for A, b in ((F, y), (X, y_x)):
+        gram = (np.swapaxes(A, -1, -2) @ A / m).reshape(draws, -1)
+        g = (np.swapaxes(A, -1, -2) @ b[..., None])[..., 0] / m
+        both = np.concatenate([gram, g], axis=1)
+        stats.append((both.mean(axis=0), np.cov(both.T)))
+    np.testing.assert_allclose(stats[0][0], stats[1][0], atol=0.02)
+    np.testing.assert_allclose(stats[0][1], stats[1][1], atol=0.03)
 
 
 def test_divergence_is_stopped_and_blames_beta(rng):
@@ -273,7 +343,7 @@ def test_no_warning_when_nothing_diverges(rng):
         small_run(rng, methods=("exact_anil",), iterations=20)
 
 
-# --- bad input ---------------------------------------------------------------------------------------
+# --- bad input --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

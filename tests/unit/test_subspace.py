@@ -31,7 +31,7 @@ def test_zero_exactly_when_spans_agree(rng):
     B = rng.standard_normal((8, 3))
     G = rng.standard_normal((3, 3))
     assert subspace_distance(B, B @ G) < 1e-13
-    # a small tilt out of the span gives a small but non-zero distance, equal to the sine of the tilt
+    # a small tilt out of the span gives a small non-zero distance, the sine of the tilt
     Q = random_orthonormal(8, 4, rng)
     for eps in [1e-12, 1e-6, 0.3]:
         tilted = Q[:, :3].copy()
@@ -59,11 +59,19 @@ def test_random_orthonormal_is_orthonormal_and_batched(rng):
 
 
 def test_random_orthonormal_is_uniform(rng):
-    """For Haar-distributed U, E[U U^T] = (k/d) I."""
+    """For Haar-distributed U, E[U U^T] = (k/d) I, and U has the law of -U and of U O.
+
+    Without the sign correction of the QR factor, every entry ``U[0, j]`` has the sign fixed by
+    the factorisation (for numpy's QR, U[0, 0] < 0 in every draw); the Haar law makes each entry
+    symmetric, so the mean of the first row must vanish and each sign must occur half the time.
+    """
     U = random_orthonormal(5, 2, rng, size=40000)
     np.testing.assert_allclose(
         np.mean(U @ np.swapaxes(U, -1, -2), axis=0), 0.4 * np.eye(5), atol=0.01
     )
+    first_row = U[:, 0, :]
+    np.testing.assert_allclose(np.mean(first_row, axis=0), 0.0, atol=0.01)
+    np.testing.assert_allclose(np.mean(first_row > 0, axis=0), 0.5, atol=0.01)
 
 
 @pytest.mark.parametrize(
