@@ -1,0 +1,125 @@
+"""Fetch the thebe release that Live Code uses from the npm registry and copy it where the book serves it.
+
+thebe 0.9.3 bundles the ipywidgets 8 front end (``@jupyter-widgets/base`` 6, ``controls`` 5), the one
+that speaks to the kernel's ipywidgets 8.1. (sphinx-thebe's default, thebe 0.8.2 from a CDN, bundles the
+ipywidgets 7 front end and cannot show an ipywidgets 8 panel.) The tarball is fetched once with
+``npm pack``, checked against the registry's sha512, kept in ``_build/.npm/``, and its ``lib/`` (scripts,
+CSS, the bundled code's licence notices; no source maps) is copied to ``DEST`` with thebe's own licence.
+
+The book build calls :func:`vendor` (``_ext/live_code.py``), so ``make book`` needs ``npm`` once; by hand::
+
+    python scripts/vendor_thebe.py _build/html/_static/thebe
+    python scripts/vendor_thebe.py --package thebelab@0.5.1 DEST   # an ipywidgets 7 front end, for a test
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "_build" / ".npm"
+PACKAGE = "thebe@0.9.3"
+# sha512 of each tarball the book may use, as the registry publishes it (`npm view <spec> dist.integrity`)
+INTEGRITY = {
+    "thebe@0.9.3": "sha512-Rb/7kVhtlffXra3kIe7OuIGE7awsm2/fGWxw21DiNfnWLnUQiDl9AWqYdshPwZPG/5DzLpsJRPix2xtCPtJmQQ==",
+    # the ipywidgets 7 front end (base 2, controls 1.5): only to show that the Live Code test fails with it
+    "thebelab@0.5.1": "sha512-1wYDNmMRZbO3G4wwmoBs+tdjNhwqpHobYxXLTGkXPT6Ul3jUZppdYi3PV1U+sBlohZzzKmYkiMBDivK3XbGJOw==",
+}
+LICENSE = """thebe is distributed under the BSD 3-Clause licence (https://github.com/executablebooks/thebe):
+
+Copyright Executable Books Project
+
+Redistribution and use in source and binary forms, with or without modification, are permitted provided that the following conditions are met:
+
+1. Redistributions of source code must retain the above copyright notice, this list of conditions and the following disclaimer.
+
+2. Redistributions in binary form must reproduce the above copyright notice, this list of conditions and the following disclaimer in the documentation and/or other materials provided with the distribution.
+
+3. Neither the name of the copyright holder nor the names of its contributors may be used to endorse or promote products derived from this software without specific prior written permission.
+
+THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY, OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+
+The bundled third-party code's notices are in index.js.LICENSE.txt and the other *.LICENSE.txt files.
+"""
+
+
+def tarball(package=PACKAGE):
+    """Path of the checked tarball of ``package`` (``name@version``), fetched with ``npm pack`` if needed."""
+    if package not in INTEGRITY:
+        raise ValueError(
+            f"package {package!r} has no recorded integrity; known: {sorted(INTEGRITY)}"
+        )
+    name, version = package.rsplit("@", 1)
+    path = CACHE / f"{name}-{version}.tgz"
+    if not path.is_file():
+        if shutil.which("npm") is None:
+            raise RuntimeError(
+                f"npm is needed once to fetch {package} for Live Code (Debian: apt-get install npm)"
+            )
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "pack", package, "--pack-destination", str(CACHE), "--silent"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    digest = (
+        "sha512-"
+        + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+    )
+    if digest != INTEGRITY[package]:
+        path.unlink()
+        raise RuntimeError(
+            f"{path.name}: sha512 does not match the registry's; removed, try again"
+        )
+    return path
+
+
+def vendor(dest, package=PACKAGE):
+    """Copy ``package``'s browser bundle (``lib/*.js``, ``*.css``, licences) into ``dest``."""
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    with tarfile.open(tarball(package)) as tar:
+        for member in tar.getmembers():
+            parts = Path(member.name).parts  # package/lib/<file>
+            if (
+                member.isfile()
+                and len(parts) == 3
+                and parts[1] == "lib"
+                and parts[2].endswith((".js", ".css", ".LICENSE.txt"))
+            ):
+                with tar.extractfile(member) as src:
+                    (dest / parts[2]).write_bytes(src.read())
+            elif (
+                member.isfile()
+                and len(parts) == 2
+                and parts[1] in ("LICENSE", "LICENSE.md")
+            ):
+                with tar.extractfile(member) as src:
+                    (dest / "LICENSE.txt").write_bytes(src.read())
+    if not (dest / "index.js").is_file():
+        raise RuntimeError(f"{package} has no lib/index.js")
+    if not (dest / "LICENSE.txt").is_file():
+        (dest / "LICENSE.txt").write_text(LICENSE, encoding="utf-8")
+    return dest
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dest", type=Path)
+    parser.add_argument("--package", default=PACKAGE, choices=sorted(INTEGRITY))
+    args = parser.parse_args()
+    out = vendor(args.dest, args.package)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    print(f"{args.package} -> {out} ({size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
