@@ -1,16 +1,17 @@
 """Live Code that works offline and with the book's panels (sphinx-thebe 0.3.1 + thebe 0.9.3).
 
-sphinx-thebe loads thebe 0.8.2 from unpkg.com when "Live Code" is clicked. That release bundles the
-ipywidgets 7 front end and cannot show the panels of an ipywidgets 8 kernel; its page script also calls
-``thebelab.bootstrap()`` in a way thebe 0.9 no longer starts a kernel from. This extension:
+sphinx-thebe loads thebe 0.8.2 from unpkg.com when "Live Code" is clicked. That release bundles
+the ipywidgets 7 front end and cannot show the panels of an ipywidgets 8 kernel; its page script
+also calls ``thebelab.bootstrap()`` in a way thebe 0.9 no longer starts a kernel from. This
+extension:
 
 * copies thebe 0.9.3 (ipywidgets 8 front end), fetched from the npm registry by
   ``scripts/vendor_thebe.py``, into ``_static/thebe/`` of the built book, with its licence;
 * points sphinx-thebe's ``THEBE_JS_URL`` at that copy and replaces ``sphinx-thebe.js`` by
   ``live_code.js`` (this folder's ``live_code_static/``), which starts thebe 0.9 with a kernel;
-* drops the widget-state JSON that myst-nb embeds in a page whose notebook stored it: the book loads
-  no widget manager (``nb_ipywidgets_js: {}``) and every live panel's output is removed, so the state is
-  never used (it was 36-122 KB per panel page).
+* drops the widget-state JSON that myst-nb embeds in a page whose notebook stored it: the book
+  loads no widget manager (``nb_ipywidgets_js: {}``) and every live panel's output is removed, so
+  the state is never used (it was 36-122 KB per panel page).
 
 Config: ``live_code_thebe`` (default ``scripts/vendor_thebe.PACKAGE``), the npm package copied.
 """
@@ -86,7 +87,7 @@ def _copy_thebe(app: Sphinx, exception):
 def setup(app: Sphinx):
     app.add_config_value("live_code_thebe", "", "html")
     app.connect("builder-inited", _add_static)
-    # after myst-nb (priority 500) has added the page's widget state, and after book_html_fixes (100)
+    # after myst-nb (priority 500) added the page's widget state, and after book_html_fixes (100)
     app.connect("html-page-context", _rewrite_scripts, priority=800)
     app.connect("build-finished", _copy_thebe)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,15 +1,18 @@
-"""Fetch the thebe release that Live Code uses from the npm registry and copy it where the book serves it.
+"""Fetch Live Code's thebe release from the npm registry and copy it where the book serves it.
 
-thebe 0.9.3 bundles the ipywidgets 8 front end (``@jupyter-widgets/base`` 6, ``controls`` 5), the one
-that speaks to the kernel's ipywidgets 8.1. (sphinx-thebe's default, thebe 0.8.2 from a CDN, bundles the
-ipywidgets 7 front end and cannot show an ipywidgets 8 panel.) The tarball is fetched once with
-``npm pack``, checked against the registry's sha512, kept in ``_build/.npm/``, and its ``lib/`` (scripts,
-CSS, the bundled code's licence notices; no source maps) is copied to ``DEST`` with thebe's own licence.
+thebe 0.9.3 bundles the ipywidgets 8 front end (``@jupyter-widgets/base`` 6, ``controls`` 5), the
+one that speaks to the kernel's ipywidgets 8.1. (sphinx-thebe's default, thebe 0.8.2 from a CDN,
+bundles the ipywidgets 7 front end and cannot show an ipywidgets 8 panel.) The tarball is fetched
+once with ``npm pack``, checked against the registry's sha512, kept in ``_build/.npm/``, and its
+``lib/`` (scripts, CSS, the bundled code's licence notices; no source maps) is copied to ``DEST``
+with thebe's own licence.
 
-The book build calls :func:`vendor` (``_ext/live_code.py``), so ``make book`` needs ``npm`` once; by hand::
+The book build calls :func:`vendor` (``_ext/live_code.py``), so ``make book`` needs ``npm`` once;
+by hand::
 
     python scripts/vendor_thebe.py _build/html/_static/thebe
-    python scripts/vendor_thebe.py --package thebelab@0.5.1 DEST   # an ipywidgets 7 front end, for a test
+    # an ipywidgets 7 front end, only to show that the Live Code test fails with it:
+    python scripts/vendor_thebe.py --package thebelab@0.5.1 DEST
 """
 
 from __future__ import annotations
@@ -25,32 +28,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "_build" / ".npm"
 PACKAGE = "thebe@0.9.3"
-# sha512 of each tarball the book may use, as the registry publishes it (`npm view <spec> dist.integrity`)
+# sha512 of each tarball, as the registry publishes it (`npm view <spec> dist.integrity`)
 INTEGRITY = {
-    "thebe@0.9.3": "sha512-Rb/7kVhtlffXra3kIe7OuIGE7awsm2/fGWxw21DiNfnWLnUQiDl9AWqYdshPwZPG/5DzLpsJRPix2xtCPtJmQQ==",
-    # the ipywidgets 7 front end (base 2, controls 1.5): only to show that the Live Code test fails with it
-    "thebelab@0.5.1": "sha512-1wYDNmMRZbO3G4wwmoBs+tdjNhwqpHobYxXLTGkXPT6Ul3jUZppdYi3PV1U+sBlohZzzKmYkiMBDivK3XbGJOw==",
+    "thebe@0.9.3": "sha512-Rb/7kVhtlffXra3kIe7OuIGE7awsm2/fGWxw21DiNfnWLnUQiDl9AWqYdshPwZPG/5DzLpsJRPix2xtCPtJmQQ==",  # noqa: E501
+    # the ipywidgets 7 front end (base 2, controls 1.5): to show the Live Code test fails with it
+    "thebelab@0.5.1": "sha512-1wYDNmMRZbO3G4wwmoBs+tdjNhwqpHobYxXLTGkXPT6Ul3jUZppdYi3PV1U+sBlohZzzKmYkiMBDivK3XbGJOw==",  # noqa: E501
 }
-LICENSE = """thebe is distributed under the BSD 3-Clause licence (https://github.com/executablebooks/thebe):
-
-Copyright Executable Books Project
-
-Redistribution and use in source and binary forms, with or without modification, are permitted provided that the following conditions are met:
-
-1. Redistributions of source code must retain the above copyright notice, this list of conditions and the following disclaimer.
-
-2. Redistributions in binary form must reproduce the above copyright notice, this list of conditions and the following disclaimer in the documentation and/or other materials provided with the distribution.
-
-3. Neither the name of the copyright holder nor the names of its contributors may be used to endorse or promote products derived from this software without specific prior written permission.
-
-THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY, OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
-
-The bundled third-party code's notices are in index.js.LICENSE.txt and the other *.LICENSE.txt files.
-"""
+LICENSE = Path(__file__).with_name("thebe-LICENSE.txt")  # thebe's BSD 3-Clause text
 
 
 def tarball(package=PACKAGE):
-    """Path of the checked tarball of ``package`` (``name@version``), fetched with ``npm pack`` if needed."""
+    """Path of the checked tarball of ``package`` (``name@version``); ``npm pack`` if missing."""
     if package not in INTEGRITY:
         raise ValueError(
             f"package {package!r} has no recorded integrity; known: {sorted(INTEGRITY)}"
@@ -107,7 +95,7 @@ def vendor(dest, package=PACKAGE):
     if not (dest / "index.js").is_file():
         raise RuntimeError(f"{package} has no lib/index.js")
     if not (dest / "LICENSE.txt").is_file():
-        (dest / "LICENSE.txt").write_text(LICENSE, encoding="utf-8")
+        shutil.copyfile(LICENSE, dest / "LICENSE.txt")
     return dest
 
 

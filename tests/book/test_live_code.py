@@ -1,17 +1,17 @@
 """Live Code on a built chapter, against a real Jupyter server on this machine (no network).
 
-A Jupyter server (``jupyter_server``, pinned in requirements-dev.txt, running the reader's kernel from
-requirements.txt) is started on localhost with the repository as its root. The built book is served on
-another local port. In headless Chromium the test opens a chapter with a panel, adds a second thebe
-configuration to the page that points Live Code at the local server instead of mybinder.org (thebe merges
-every ``text/x-thebe-config`` script of a page; this override is the only test-only change), clicks
-"Live Code" in the launch menu, runs every cell in order, and checks that the panel cell shows the panel
-(a slider and a figure), that moving the slider redraws the figure, and that no cell shows an error.
+A Jupyter server (``jupyter_server``, pinned in requirements-dev.txt, running the reader's kernel
+from requirements.txt) is started on localhost with the repository as its root. The built book is
+served on another local port. In headless Chromium the test opens a chapter with a panel, adds a
+second thebe configuration to the page that points Live Code at the local server instead of
+mybinder.org (thebe merges every ``text/x-thebe-config`` script of a page; this override is the
+only test-only change), clicks "Live Code" in the launch menu, runs every cell in order, and
+checks that the panel cell shows the panel (a slider and a figure), that moving the slider redraws
+the figure, and that no cell shows an error.
 
-Swapping the book's thebe for one with the ipywidgets 7 front end makes this test fail (the panel never
-renders): ``BOOK_HTML=<copy of _build/html with scripts/vendor_thebe.py --package thebelab@0.5.1 copied to
-_static/thebe>`` runs it against such a copy.
-"""
+Swapping the book's thebe for one with the ipywidgets 7 front end makes this test fail (the panel
+never renders): ``BOOK_HTML=<copy of _build/html with scripts/vendor_thebe.py --package
+thebelab@0.5.1 copied to _static/thebe>`` runs it against such a copy."""
 
 from __future__ import annotations
 
@@ -57,8 +57,10 @@ def panel_chapter():
 
 
 @pytest.fixture(scope="module")
-def jupyter_server():
+def jupyter_server(tmp_path_factory):
     port, token = free_port(), secrets.token_hex(16)
+    runtime = tmp_path_factory.mktemp("jupyter-runtime")
+    log = (runtime / "server.log").open("w+b")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -71,10 +73,15 @@ def jupyter_server():
             f"--ServerApp.root_dir={ROOT}",
             "--ServerApp.allow_origin=*",
             "--ServerApp.disable_check_xsrf=True",
+            "--allow-root",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
+        stderr=log,
+        env={
+            **os.environ,
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "JUPYTER_RUNTIME_DIR": str(runtime),
+        },
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -85,8 +92,9 @@ def jupyter_server():
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
+                log.seek(0)
                 pytest.fail(
-                    f"jupyter server did not start: {proc.stderr.read().decode()[-2000:]}"
+                    f"jupyter server did not start: {log.read().decode()[-2000:]}"
                 )
             time.sleep(0.3)
     yield url, token
@@ -138,6 +146,8 @@ STATE = r"""
       .filter(Boolean).map(e => e.textContent.slice(0, 300)),
     sliders: document.querySelectorAll(".thebe-cell .widget-slider").length,
     images: [...document.querySelectorAll(".thebe-cell .widget-image, .thebe-cell .jupyter-widgets img")].length,
+    outputs: cells.map(c => (c.parentElement.querySelector("[data-output]") || {}).innerHTML || "")
+      .map(t => t.slice(0, 160)),
     widget_errors: [...document.querySelectorAll(".thebe-cell .jupyter-widgets")].map(e => e.textContent)
       .filter(t => /error|not found/i.test(t)).map(t => t.slice(0, 300)),
   });
@@ -198,9 +208,13 @@ def test_live_code_runs_the_panel_and_redraws(jupyter_server, site):
         assert state["cells"] > 0, "Live Code made no cell runnable"
         # run every cell in order, as a reader does with "run all"
         browser.evaluate(
-            "(async () => { await window.thebe.notebook.executeAll(true); return true; })()",
-            await_promise=True,
-            timeout=300,
+            "(() => { window.thebe.notebook.executeAll(true); return true; })()"
+        )
+        wait_for(
+            browser,
+            "document.querySelectorAll('.thebe-cell .widget-slider').length > 0",
+            int(os.environ.get("LIVE_CODE_TIMEOUT", 300)),
+            "the panel's slider",
         )
         state = json.loads(browser.evaluate(STATE))
         assert not state["errors"], f"cells failed under Live Code: {state['errors']}"

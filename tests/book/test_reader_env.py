@@ -1,18 +1,18 @@
 """The reader's environment, made as Binder (repo2docker) makes it, executes every chapter.
 
-The repository's files are copied to a scratch folder; a fresh virtual environment gets exactly what
-repo2docker installs: ``pip install -r binder/requirements.txt`` from the repository root (which includes
-requirements.txt), and, only when there is no ``binder/`` folder and the repository is a Python package,
-``pip install .`` (repo2docker's rule, ``PythonBuildPack._is_python_package``). Then:
+The repository's files are copied to a scratch folder; a fresh virtual environment gets exactly
+what repo2docker installs: ``pip install -r binder/requirements.txt`` from the repository root
+(which includes requirements.txt), and, only when there is no ``binder/`` folder and the
+repository is a Python package, ``pip install .`` (repo2docker's rule,
+``PythonBuildPack._is_python_package``). Then:
 
 * requirements.txt holds no build or test tool;
-* ``metalib`` is imported from the checkout (editable), and an edit under ``metalib/`` is seen by a new
-  kernel (what a reader gets after "restart kernel");
+* ``metalib`` is imported from the checkout (editable), and an edit under ``metalib/`` is seen by
+  a new kernel (what a reader gets after "restart kernel");
 * a kernel of that environment, started in ``chapters/``, executes every chapter without an error.
 
-The install time and the environment's size are printed (run with ``-s`` to see them); they are not
-asserted.
-"""
+The install time and the environment's size are printed (run with ``-s`` to see them); they are
+not asserted."""
 
 from __future__ import annotations
 
@@ -189,4 +189,4 @@ def test_chapter_executes_in_the_reader_environment(reader_env, kernel_name, cha
         timeout=600,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()  # raises CellExecutionError, with the cell and its traceback, on a failing cell
+    client.execute()  # a failing cell raises CellExecutionError with its traceback
