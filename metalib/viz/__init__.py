@@ -23,13 +23,14 @@ import importlib
 from .claims import claims_table
 from .panel import Panel, link_max
 from .source import show_function, show_region
-from .style import LABELS, METHOD_STYLE, new_figure, to_png
+from .style import LABELS, METHOD_STYLE, image, new_figure, to_png
 
 __all__ = [
     "LABELS",
     "METHOD_STYLE",
     "Panel",
     "claims_table",
+    "image",
     "link_max",
     "new_figure",
     "show_function",

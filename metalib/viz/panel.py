@@ -22,7 +22,7 @@ import html
 import warnings
 
 from ..divergence import DivergenceWarning
-from .style import to_png
+from .style import image, to_png
 
 __all__ = ["Panel", "link_max"]
 
@@ -97,9 +97,7 @@ class Panel:
 
     def static(self, dpi=100):
         """The figure at the controls' values as an image for the page (an ``IPython`` Image)."""
-        from IPython.display import Image
-
-        return Image(data=to_png(self.figure(), dpi=dpi), format="png")
+        return image(self.figure(), dpi=dpi)
 
     def widget(self):
         """The live panel: controls, a status line and the figure (an ipywidgets ``VBox``)."""

@@ -89,3 +89,14 @@ def to_png(fig, dpi=80):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def image(fig, dpi=100):
+    """``fig`` as an image that a chapter cell displays (its last expression), then released.
+
+    Figures from :func:`new_figure` are not managed by pyplot, so they do not display by
+    themselves; a cell ends with ``viz.image(fig)`` (or ``panel.static()`` for a panel).
+    """
+    from IPython.display import Image
+
+    return Image(data=to_png(fig, dpi=dpi), format="png")
