@@ -7,9 +7,18 @@
  * the one the page's <script type="text/x-thebe-config"> names: mybinder.org by default; another
  * config script on the page (thebe merges them all) may point at a local Jupyter server instead,
  * with useBinder: false and serverSettings.
+ *
+ * Three things thebe 0.9.3 would otherwise fetch from a CDN, or get wrong with sphinx-thebe's config:
+ * - its widget manager loads RequireJS from cdnjs.cloudflare.com before it builds any widget (and
+ *   builds none if that fails): that one request is answered with _static/thebe/require.js;
+ * - its LaTeX renderer loads MathJax 2 from cdnjs: switched off (mathjaxUrl: false); the page's own
+ *   MathJax 3 typesets the math of Markdown outputs instead;
+ * - it reads the kernel's name from kernelOptions.kernelName (sphinx-thebe writes kernelOptions.name).
  */
 (() => {
   "use strict";
+
+  const REQUIREJS_CDN = "https://cdnjs.cloudflare.com/ajax/libs/require.js/";
 
   const statusButton = () => document.querySelector(".thebe-launch-button");
 
@@ -34,9 +43,20 @@
     document.head.appendChild(link);
   };
 
+  // thebe fetches RequireJS from a CDN by a fixed URL: serve the book's copy instead
+  const serveRequireJsLocally = () => {
+    const local = new URL(THEBE_JS_URL.replace(/index\.js$/, "require.js"), document.baseURI).href;
+    const fetchFromNetwork = window.fetch.bind(window);
+    window.fetch = (resource, init) => {
+      const url = typeof resource === "string" ? resource : resource && resource.url;
+      if (url && url.startsWith(REQUIREJS_CDN)) return fetchFromNetwork(local, init);
+      return fetchFromNetwork(resource, init);
+    };
+  };
+
   // Mark every code cell's source as executable and give every cell an output area of its own:
   // thebe 0.9 pairs sources and outputs by their order on the page, so a cell without an output
-  // (a remove-output cell, an import) would otherwise take the next cell's output.
+  // (a remove-output cell such as a live panel's, an import) would otherwise take the next cell's.
   const prepareCells = () => {
     document.querySelectorAll(thebe_selector).forEach((cell) => {
       const source = cell.querySelector(thebe_selector_input);
@@ -54,6 +74,27 @@
     });
   };
 
+  // Markdown outputs keep their $...$ math as text: hand it to the page's MathJax 3, whose
+  // delimiters are \( \) and \[ \]
+  const typesetOutputs = () => {
+    if (!window.MathJax || !MathJax.typesetPromise) return;
+    const nodes = [...document.querySelectorAll(".thebe-output .jp-RenderedMarkdown")].filter(
+      (node) => !node.dataset.liveCodeMath,
+    );
+    for (const node of nodes) {
+      node.dataset.liveCodeMath = "1";
+      node.classList.add("mathjax_process");
+      const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+      for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+        text.nodeValue = text.nodeValue
+          .replace(/\$\$([^$]+)\$\$/g, "\\[$1\\]")
+          .replace(/\$([^$\n]+)\$/g, "\\($1\\)");
+      }
+    }
+    if (nodes.length) MathJax.typesetPromise(nodes).catch((e) => console.warn("Live Code:", e));
+  };
+
+  const WHERE = { server: 1, session: 1, kernel: 1 };
   let started = false;
 
   window.initThebe = async () => {
@@ -62,21 +103,28 @@
     say("Live Code: loading...");
     try {
       if (typeof window.thebe === "undefined" && typeof window.thebelab === "undefined") {
+        serveRequireJsLocally();
         loadStyle(THEBE_JS_URL.replace(/index\.js$/, "thebe.css"));
         await loadScript(THEBE_JS_URL);
       }
       const thebe = window.thebe || window.thebelab;
       prepareCells();
       const page = thebe.getPageConfig ? thebe.getPageConfig() : {};
+      const kernel = page.kernelOptions || {};
+      const where = page.useBinder === false ? "local kernel" : "mybinder.org";
       thebe.on("status", (event, data) => {
-        const where = page.useBinder === false ? "local kernel" : "mybinder.org";
+        if (data && data.subject === "cell" && data.status === "idle") typesetOutputs();
+        if (data && data.subject && !WHERE[data.subject]) return;
         say(`Live Code (${where}): ${data.status}`);
-        document.body.dataset.liveCode = data.status;
+        document.body.dataset.liveCodeStatus = data.status;
       });
-      await thebe.bootstrap({ requestKernel: true, useBinder: page.useBinder !== false });
-      say(
-        "Live Code: connected. Run the cells from the top (each cell's \"run all\" runs them in order).",
-      );
+      await thebe.bootstrap({
+        requestKernel: true,
+        useBinder: page.useBinder !== false,
+        mathjaxUrl: false,
+        kernelOptions: { kernelName: kernel.kernelName || kernel.name || "python3" },
+      });
+      say("Live Code: connected. Run the cells from the top (\"run all\" on any cell runs them all).");
       document.body.dataset.liveCode = "connected";
     } catch (error) {
       console.error("Live Code:", error);
