@@ -5,10 +5,14 @@ the ipywidgets 7 front end and cannot show the panels of an ipywidgets 8 kernel;
 also calls ``thebelab.bootstrap()`` in a way thebe 0.9 no longer starts a kernel from. This
 extension:
 
-* copies thebe 0.9.3 (ipywidgets 8 front end), fetched from the npm registry by
-  ``scripts/vendor_thebe.py``, into ``_static/thebe/`` of the built book, with its licence;
+* copies thebe 0.9.3 (ipywidgets 8 front end) and RequireJS (which thebe's widget manager loads
+  before it builds any widget, from a CDN unless the page serves it), fetched from the npm
+  registry by ``scripts/vendor_thebe.py``, into ``_static/thebe/`` of the built book, with their
+  licences;
 * points sphinx-thebe's ``THEBE_JS_URL`` at that copy and replaces ``sphinx-thebe.js`` by
-  ``live_code.js`` (this folder's ``live_code_static/``), which starts thebe 0.9 with a kernel;
+  ``live_code.js`` (this folder's ``live_code_static/``), which starts thebe 0.9 with a kernel,
+  hands it the book's RequireJS, and gives every code cell (a live panel's ``remove-output``
+  cell too) an output area of its own;
 * drops the widget-state JSON that myst-nb embeds in a page whose notebook stored it: the book
   loads no widget manager (``nb_ipywidgets_js: {}``) and every live panel's output is removed, so
   the state is never used (it was 36-122 KB per panel page).

@@ -32,7 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "_build" / ".npm"
 PACKAGE = "thebe@0.9.3"
-REQUIREJS = "requirejs@2.3.8"  # thebe asks for 2.3.6 from a CDN; 2.3.7+ fixes CVE-2024-38999
+REQUIREJS = (
+    "requirejs@2.3.8"  # thebe asks for 2.3.6 from a CDN; 2.3.7+ fixes CVE-2024-38999
+)
 # sha512 of each tarball, as the registry publishes it (`npm view <spec> dist.integrity`)
 INTEGRITY = {
     "thebe@0.9.3": "sha512-Rb/7kVhtlffXra3kIe7OuIGE7awsm2/fGWxw21DiNfnWLnUQiDl9AWqYdshPwZPG/5DzLpsJRPix2xtCPtJmQQ==",  # noqa: E501

@@ -43,6 +43,13 @@
     document.head.appendChild(link);
   };
 
+  // the CodeMirror stylesheet bundled in thebe gives every editor 300px: fit the code instead
+  const fitEditors = () => {
+    const style = document.createElement("style");
+    style.textContent = ".thebe-cell .CodeMirror { height: auto; }";
+    document.head.appendChild(style);
+  };
+
   // thebe fetches RequireJS from a CDN by a fixed URL: serve the book's copy instead
   const serveRequireJsLocally = () => {
     const local = new URL(THEBE_JS_URL.replace(/index\.js$/, "require.js"), document.baseURI).href;
@@ -95,6 +102,7 @@
   };
 
   const WHERE = { server: 1, session: 1, kernel: 1 };
+  const READY = 'kernel ready. "run all" (under any cell) runs the page from the top.';
   let started = false;
 
   window.initThebe = async () => {
@@ -108,6 +116,7 @@
         await loadScript(THEBE_JS_URL);
       }
       const thebe = window.thebe || window.thebelab;
+      fitEditors();
       prepareCells();
       const page = thebe.getPageConfig ? thebe.getPageConfig() : {};
       const kernel = page.kernelOptions || {};
@@ -115,17 +124,24 @@
       thebe.on("status", (event, data) => {
         if (data && data.subject === "cell" && data.status === "idle") typesetOutputs();
         if (data && data.subject && !WHERE[data.subject]) return;
-        say(`Live Code (${where}): ${data.status}`);
+        const ready = data.status === "ready" && document.body.dataset.liveCode === "connected";
+        say(`Live Code (${where}): ${ready ? READY : data.status}`);
         document.body.dataset.liveCodeStatus = data.status;
       });
-      await thebe.bootstrap({
-        requestKernel: true,
-        useBinder: page.useBinder !== false,
-        mathjaxUrl: false,
-        kernelOptions: { kernelName: kernel.kernelName || kernel.name || "python3" },
-      });
-      say("Live Code: connected. Run the cells from the top (\"run all\" on any cell runs them all).");
+      // (thebe 0.9 reads useBinder from these options, not from the page, and defaults it to true;
+      // an older thebelab, without getPageConfig, gets nothing but the page's configuration)
+      await thebe.bootstrap(
+        thebe.getPageConfig
+          ? {
+              requestKernel: true,
+              useBinder: page.useBinder !== false,
+              mathjaxUrl: false,
+              kernelOptions: { kernelName: kernel.kernelName || kernel.name || "python3" },
+            }
+          : {},
+      );
       document.body.dataset.liveCode = "connected";
+      say(`Live Code (${where}): ${READY}`);
     } catch (error) {
       console.error("Live Code:", error);
       say(`Live Code could not start: ${error.message}. Use the Binder button instead.`);

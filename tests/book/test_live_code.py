@@ -101,7 +101,9 @@ def _notebook():
         nbformat.v4.new_code_cell(
             "import os\n\nfrom ipywidgets import IntSlider\n\nfrom metalib import viz"
         ),
-        nbformat.v4.new_code_cell('print("kernel folder:", os.path.basename(os.getcwd()))'),
+        nbformat.v4.new_code_cell(
+            'print("kernel folder:", os.path.basename(os.getcwd()))'
+        ),
         nbformat.v4.new_code_cell(DRAW),
         static,
         nbformat.v4.new_markdown_cell("The live panel:"),
@@ -238,35 +240,38 @@ def static_site(html):
 
 # -- the page ---------------------------------------------------------------------------------
 
-# where Live Code is: status, the cells and their outputs, the panel's parts
+# where Live Code is: status, the live cells and their outputs, the panel's parts. (Selectors cover
+# thebe 0.9 and the older thebelab, whose cells are .thebelab-cell with the output inside.)
 STATE = r"""
 (() => {
   const button = document.querySelector(".thebe-launch-button");
-  const cells = [...document.querySelectorAll(".cell")].filter(c => c.querySelector(".thebe-cell"));
-  const out = c => c.querySelector("[data-output]");
+  const cells = [...document.querySelectorAll(".cell")]
+    .filter(c => c.querySelector(".thebe-cell, .thebelab-cell"));
+  const out = c => c.querySelector(".jp-OutputArea");
   return JSON.stringify({
     status: button ? button.textContent.trim().slice(0, 200) : null,
     live: document.body.dataset.liveCode || null,
     cells: cells.length,
-    sources: cells.map(c => c.querySelector(".thebe-cell").textContent.slice(0, 60)),
+    sources: cells.map(c => c.querySelector(".thebe-cell, .thebelab-cell").textContent)
+      .map(t => t.slice(0, 60)),
     outputs: cells.map(c => (out(c) ? out(c).textContent : "").trim().slice(0, 200)),
-    errors: cells.map(out).filter(Boolean)
-      .flatMap(o => [...o.querySelectorAll("[data-mime-type*=error], [data-mime-type*=stderr]")])
-      .map(e => e.textContent.slice(0, 500)),
-    sliders: document.querySelectorAll("[data-output] .widget-slider").length,
-    panel_status: [...document.querySelectorAll("[data-output] .widget-html")]
+    errors: [...document.querySelectorAll(".jp-OutputArea [data-mime-type*=error], "
+      + ".jp-OutputArea [data-mime-type*=stderr]")].map(e => e.textContent.slice(0, 500)),
+    sliders: document.querySelectorAll(".jp-OutputArea .widget-slider").length,
+    panel_status: [...document.querySelectorAll(".jp-OutputArea .widget-html")]
       .map(e => e.textContent.trim()),
-    widget_errors: [...document.querySelectorAll("[data-output] .jupyter-widgets")]
+    widget_errors: [...document.querySelectorAll(".jp-OutputArea .jupyter-widgets")]
       .map(e => e.textContent).filter(t => /error|not found|failed/i.test(t))
       .map(t => t.slice(0, 300)),
   });
 })()
 """
 
-# the panel's figure: the last widget image with content, as a data signature of its pixels
+# the panel's figure: the last widget image with content, as a data URL of its pixels
 PANEL_IMAGE = r"""
 (async () => {
-  const imgs = [...document.querySelectorAll("[data-output] .widget-image, [data-output] .jupyter-widgets img")]
+  const imgs = [...document.querySelectorAll(".jp-OutputArea .widget-image, "
+    + ".jp-OutputArea .jupyter-widgets img")]
     .filter(i => i.src && i.complete && i.naturalWidth > 0);
   if (!imgs.length) return null;
   const img = imgs[imgs.length - 1];
@@ -287,18 +292,21 @@ CLICK_LIVE_CODE = """
 })()
 """
 
+# "run all" on the first cell, as a reader does (thebelab has no "run all": every "run", in order)
 CLICK_RUN_ALL = """
 (() => {
-  const b = document.querySelector('.thebe-runall-button');
-  if (!b) return false;
-  b.click();
-  return true;
+  const all = document.querySelector('.thebe-runall-button');
+  if (all) { all.click(); return true; }
+  const each = [...document.querySelectorAll('.thebelab-run-button')];
+  each.forEach(b => b.click());
+  return each.length > 0;
 })()
 """
 
 FOCUS_SLIDER = """
 (() => {
-  const h = document.querySelector('[data-output] .widget-slider .noUi-handle');
+  const h = document.querySelector('.jp-OutputArea .widget-slider .noUi-handle, '
+    + '.jp-OutputArea .widget-slider .ui-slider-handle');
   if (!h) return false;
   h.focus();
   return true;
@@ -319,10 +327,14 @@ def wait_for(browser, expression, timeout, what):
 
 def add_local_kernel(browser, server_url, token):
     """The test-only override: a second thebe configuration, pointing at the local server."""
+    settings = {"baseUrl": server_url, "token": token, "appendToken": True}
     override = {
         "useBinder": False,
         "requestKernel": True,
-        "serverSettings": {"baseUrl": server_url, "token": token, "appendToken": True},
+        "serverSettings": settings,
+        # what an older thebelab reads instead (for the ipywidgets 7 check)
+        "binderOptions": {"repo": ""},
+        "kernelOptions": {"serverSettings": settings},
     }
     browser.evaluate(
         "(() => { const s = document.createElement('script');"
@@ -355,14 +367,16 @@ def drive_panel(browser, site, page, server, shot):
     assert browser.evaluate(CLICK_RUN_ALL), "thebe added no 'run all' button"
     wait_for(
         browser,
-        "document.querySelectorAll('[data-output] .widget-slider').length > 0",
+        "document.querySelectorAll('.jp-OutputArea .widget-slider').length > 0"
+        " || JSON.parse(" + STATE.strip() + ").widget_errors.length > 0",
         TIMEOUT,
         "the panel's slider",
     )
+    state = json.loads(browser.evaluate(STATE))
+    assert not state["widget_errors"], f"the panel failed: {state['widget_errors']}"
     first = wait_for(browser, PANEL_IMAGE, 60, "the panel's figure")
     state = json.loads(browser.evaluate(STATE))
     assert not state["errors"], f"cells failed under Live Code: {state['errors']}"
-    assert not state["widget_errors"], f"the panel failed: {state['widget_errors']}"
     # move the first slider one step with the keyboard, as a reader can
     assert browser.evaluate(FOCUS_SLIDER), "the panel's slider has no handle"
     for kind in ("keyDown", "keyUp"):
@@ -413,7 +427,8 @@ def first_panel_chapter():
     for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
         if any(
-            c["cell_type"] == "code" and "".join(c["source"]).strip().endswith(PANEL_CELL)
+            c["cell_type"] == "code"
+            and "".join(c["source"]).strip().endswith(PANEL_CELL)
             for c in cells
         ):
             return notebook.stem
@@ -433,5 +448,9 @@ def test_live_code_runs_a_chapter_panel(tmp_path):
         Browser(height=1200) as browser,
     ):
         drive_panel(
-            browser, site, f"chapters/{chapter}.html", server, f"live_code_{chapter}.png"
+            browser,
+            site,
+            f"chapters/{chapter}.html",
+            server,
+            f"live_code_{chapter}.png",
         )
