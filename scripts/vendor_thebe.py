@@ -3,13 +3,14 @@
 thebe 0.9.3 bundles the ipywidgets 8 front end (``@jupyter-widgets/base`` 6, ``controls`` 5), the
 one that speaks to the kernel's ipywidgets 8.1. (sphinx-thebe's default, thebe 0.8.2 from a CDN,
 bundles the ipywidgets 7 front end and cannot show an ipywidgets 8 panel.) Its widget manager
-loads RequireJS before it builds any widget, from cdnjs.cloudflare.com; the book serves RequireJS
-itself (``require.js`` next to thebe, which ``live_code.js`` hands to thebe instead of the CDN
-copy), so that panels also work where the page cannot reach a CDN.
+loads RequireJS before it builds any widget, from cdnjs.cloudflare.com, and its Markdown renderer
+has no parser; the book serves both itself (``require.js`` and ``marked.min.js`` next to thebe,
+which ``live_code.js`` hands to thebe), so that panels also work where the page cannot reach a
+CDN and Markdown outputs (tables, code listings) render.
 
 Each tarball is fetched once with ``npm pack``, checked against the registry's sha512, and kept in
 ``_build/.npm/``. Copied to ``DEST``: thebe's ``lib/`` (scripts, CSS, the bundled code's licence
-notices; no source maps) with thebe's licence, and RequireJS's ``require.js`` with its licence.
+notices; no source maps) with thebe's licence, and the files of :data:`HELPERS` with theirs.
 
 The book build calls :func:`vendor` (``_ext/live_code.py``), so ``make book`` needs ``npm`` once;
 by hand::
@@ -32,18 +33,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "_build" / ".npm"
 PACKAGE = "thebe@0.9.3"
-REQUIREJS = (
-    "requirejs@2.3.8"  # thebe asks for 2.3.6 from a CDN; 2.3.7+ fixes CVE-2024-38999
-)
+# what thebe 0.9.3 lacks or would fetch from a CDN, served next to it: {package: {file: copied as}}
+HELPERS = {
+    # RequireJS, which its widget manager loads before it builds any widget (thebe asks cdnjs for
+    # 2.3.6; 2.3.7 and later fix CVE-2024-38999)
+    "requirejs@2.3.8": {"package/require.js": "require.js"},
+    # a Markdown parser: thebe's renderer has none and shows Markdown outputs as raw source
+    "marked@15.0.12": {
+        "package/marked.min.js": "marked.min.js",
+        "package/LICENSE.md": "marked.LICENSE.md",
+    },
+}
 # sha512 of each tarball, as the registry publishes it (`npm view <spec> dist.integrity`)
 INTEGRITY = {
     "thebe@0.9.3": "sha512-Rb/7kVhtlffXra3kIe7OuIGE7awsm2/fGWxw21DiNfnWLnUQiDl9AWqYdshPwZPG/5DzLpsJRPix2xtCPtJmQQ==",  # noqa: E501
     # the ipywidgets 7 front end (base 2, controls 1.5): to show the Live Code test fails with it
     "thebelab@0.5.1": "sha512-1wYDNmMRZbO3G4wwmoBs+tdjNhwqpHobYxXLTGkXPT6Ul3jUZppdYi3PV1U+sBlohZzzKmYkiMBDivK3XbGJOw==",  # noqa: E501
     "requirejs@2.3.8": "sha512-7/cTSLOdYkNBNJcDMWf+luFvMriVm7eYxp4BcFCsAX0wF421Vyce5SXP17c+Jd5otXKGNehIonFlyQXSowL6Mw==",  # noqa: E501
+    "marked@15.0.12": "sha512-8dD6FusOQSrpv9Z1rdNMdlSgQOIP880DHqnohobOmYLElGEqAL/JvxvuxZO16r4HtjTlfPRDC1hbvxC9dPN2nA==",  # noqa: E501
 }
 LICENSE = Path(__file__).with_name("thebe-LICENSE.txt")  # thebe's BSD 3-Clause text
-REQUIREJS_LICENSE = Path(__file__).with_name("requirejs-LICENSE.txt")  # MIT
+# RequireJS's package has no licence file; its MIT text, as require.js's header names it
+REQUIREJS_LICENSE = Path(__file__).with_name("requirejs-LICENSE.txt")
 
 
 def tarball(package=PACKAGE):
@@ -78,8 +89,8 @@ def tarball(package=PACKAGE):
 
 
 def vendor(dest, package=PACKAGE):
-    """Copy ``package``'s browser bundle (``lib/*.js``, ``*.css``, licences) and RequireJS into
-    ``dest``."""
+    """Copy ``package``'s browser bundle (``lib/*.js``, ``*.css``, licences) and the
+    :data:`HELPERS` into ``dest``."""
     dest = Path(dest)
     if dest.exists():
         shutil.rmtree(dest)
@@ -106,9 +117,11 @@ def vendor(dest, package=PACKAGE):
         raise RuntimeError(f"{package} has no lib/index.js")
     if not (dest / "LICENSE.txt").is_file():
         shutil.copyfile(LICENSE, dest / "LICENSE.txt")
-    with tarfile.open(tarball(REQUIREJS)) as tar:
-        with tar.extractfile("package/require.js") as src:
-            (dest / "require.js").write_bytes(src.read())
+    for helper, files in HELPERS.items():
+        with tarfile.open(tarball(helper)) as tar:
+            for name, copied_as in files.items():
+                with tar.extractfile(name) as src:
+                    (dest / copied_as).write_bytes(src.read())
     shutil.copyfile(REQUIREJS_LICENSE, dest / "require.js.LICENSE.txt")
     return dest
 

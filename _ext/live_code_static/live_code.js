@@ -13,7 +13,9 @@
  *   builds none if that fails): that one request is answered with _static/thebe/require.js;
  * - its LaTeX renderer loads MathJax 2 from cdnjs: switched off (mathjaxUrl: false); the page's own
  *   MathJax 3 typesets the math of Markdown outputs instead;
- * - it reads the kernel's name from kernelOptions.kernelName (sphinx-thebe writes kernelOptions.name).
+ * - it reads the kernel's name from kernelOptions.kernelName (sphinx-thebe writes kernelOptions.name);
+ * - its Markdown renderer has no parser (Markdown outputs showed as raw source): it gets marked
+ *   (_static/thebe/marked.min.js), with MyST's ":::{table} caption" fences reduced to the caption.
  */
 (() => {
   "use strict";
@@ -81,24 +83,48 @@
     });
   };
 
-  // Markdown outputs keep their $...$ math as text: hand it to the page's MathJax 3, whose
-  // delimiters are \( \) and \[ \]
+  // Markdown outputs: thebe takes $...$ math out before parsing and puts it back after; \( \)
+  // math (the claims tables') keeps its backslashes; a MyST fence (":::{table} caption" with its
+  // ":name:" options, and the closing ":::") becomes its caption in bold.
+  const markdownParser = {
+    render: async (text) =>
+      window.marked.parse(
+        text
+          .replace(/^:::\{[\w-]+\}[ \t]*(.*)\n((?::[\w-]+:.*\n)*)/gm, (m, caption) =>
+            caption ? `**${caption}**\n\n` : "",
+          )
+          .replace(/^:::[ \t]*$/gm, "")
+          .replace(/\\([()[\]])/g, "\\\\$1"),
+      ),
+  };
+
+  // the math of Markdown outputs, typeset by the page's own MathJax 3 (delimiters \( \) and \[ \])
   const typesetOutputs = () => {
     if (!window.MathJax || !MathJax.typesetPromise) return;
     const nodes = [...document.querySelectorAll(".thebe-output .jp-RenderedMarkdown")].filter(
-      (node) => !node.dataset.liveCodeMath,
+      (node) => !node.dataset.liveCodeMath && node.childNodes.length,
     );
     for (const node of nodes) {
       node.dataset.liveCodeMath = "1";
       node.classList.add("mathjax_process");
       const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
       for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+        if (text.parentElement.closest("pre, code")) continue;
         text.nodeValue = text.nodeValue
           .replace(/\$\$([^$]+)\$\$/g, "\\[$1\\]")
           .replace(/\$([^$\n]+)\$/g, "\\($1\\)");
       }
     }
     if (nodes.length) MathJax.typesetPromise(nodes).catch((e) => console.warn("Live Code:", e));
+  };
+
+  // outputs render asynchronously: typeset once the page's outputs have stopped changing
+  const typesetWhenOutputsSettle = () => {
+    let timer = null;
+    new MutationObserver(() => {
+      clearTimeout(timer);
+      timer = setTimeout(typesetOutputs, 200);
+    }).observe(document.body, { childList: true, subtree: true });
   };
 
   const WHERE = { server: 1, session: 1, kernel: 1 };
@@ -113,7 +139,10 @@
       if (typeof window.thebe === "undefined" && typeof window.thebelab === "undefined") {
         serveRequireJsLocally();
         loadStyle(THEBE_JS_URL.replace(/index\.js$/, "thebe.css"));
-        await loadScript(THEBE_JS_URL);
+        await Promise.all([
+          loadScript(THEBE_JS_URL),
+          loadScript(THEBE_JS_URL.replace(/index\.js$/, "marked.min.js")),
+        ]);
       }
       const thebe = window.thebe || window.thebelab;
       fitEditors();
@@ -122,7 +151,6 @@
       const kernel = page.kernelOptions || {};
       const where = page.useBinder === false ? "local kernel" : "mybinder.org";
       thebe.on("status", (event, data) => {
-        if (data && data.subject === "cell" && data.status === "idle") typesetOutputs();
         if (data && data.subject && !WHERE[data.subject]) return;
         const ready = data.status === "ready" && document.body.dataset.liveCode === "connected";
         say(`Live Code (${where}): ${ready ? READY : data.status}`);
@@ -140,6 +168,9 @@
             }
           : {},
       );
+      const rendermime = thebe.notebook && thebe.notebook.rendermime;
+      if (rendermime && window.marked) rendermime.markdownParser = markdownParser;
+      typesetWhenOutputsSettle();
       document.body.dataset.liveCode = "connected";
       say(`Live Code (${where}): ${READY}`);
     } catch (error) {

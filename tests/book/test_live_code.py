@@ -83,6 +83,22 @@ def draw(n):
 panel = viz.Panel(draw, dict(n=IntSlider(value=3, min=1, max=9, description="n")))'''
 
 
+# a Markdown output as the chapters' claims tables make them (a MyST table fence, $ and \( math)
+CLAIMS = """\
+viz.claims_table(
+    [
+        {
+            "claim": "the square $x^2$ at $x = 3$",
+            "source": "book",
+            "expected": r"\\(9\\)",
+            "measured": f"{3**2}",
+            "status": "shown",
+        }
+    ],
+    label="claims-live-code",
+)"""
+
+
 def _notebook():
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
@@ -104,6 +120,7 @@ def _notebook():
         nbformat.v4.new_code_cell(
             'print("kernel folder:", os.path.basename(os.getcwd()))'
         ),
+        nbformat.v4.new_code_cell(CLAIMS),
         nbformat.v4.new_code_cell(DRAW),
         static,
         nbformat.v4.new_markdown_cell("The live panel:"),
@@ -257,6 +274,11 @@ STATE = r"""
     outputs: cells.map(c => (out(c) ? out(c).textContent : "").trim().slice(0, 200)),
     errors: [...document.querySelectorAll(".jp-OutputArea [data-mime-type*=error], "
       + ".jp-OutputArea [data-mime-type*=stderr]")].map(e => e.textContent.slice(0, 500)),
+    markdown: [...document.querySelectorAll(".jp-OutputArea .jp-RenderedMarkdown")].map(e => ({
+      tables: e.querySelectorAll("table").length,
+      math: e.querySelectorAll("mjx-container").length,
+      text: e.textContent.trim().slice(0, 200),
+    })),
     sliders: document.querySelectorAll(".jp-OutputArea .widget-slider").length,
     panel_status: [...document.querySelectorAll(".jp-OutputArea .widget-html")]
       .map(e => e.textContent.trim()),
@@ -420,6 +442,11 @@ def test_live_code_runs_a_panel_and_redraws(small_book, tmp_path):
     assert "kernel folder: chapters" in state["outputs"], (
         f"the kernel did not start in chapters/: {state['outputs']}"
     )
+    # the claims table renders as a table, with its caption, no MyST fence, and typeset math
+    (table,) = state["markdown"]
+    assert table["tables"] == 1 and ":::" not in table["text"], table
+    assert table["text"].startswith("Claims and how this chapter checks them"), table
+    assert table["math"] == 3, f"the table's math is not typeset: {table}"
 
 
 def first_panel_chapter():
