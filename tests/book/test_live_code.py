@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 PANEL_CELL = "panel.widget()"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 TIMEOUT = int(os.environ.get("LIVE_CODE_TIMEOUT", 300))
 
 pytestmark = pytest.mark.skipif(
@@ -105,6 +106,20 @@ def _notebook():
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
+    }
+    # widget state, as Jupyter saves it with a notebook (myst-nb would embed it in the page)
+    layout = {
+        "model_module": "@jupyter-widgets/base",
+        "model_module_version": "2.0.0",
+        "model_name": "LayoutModel",
+        "state": {},
+    }
+    nb.metadata["widgets"] = {
+        WIDGET_STATE: {
+            "state": {"0" * 32: layout},
+            "version_major": 2,
+            "version_minor": 0,
+        }
     }
     static = nbformat.v4.new_code_cell("panel.static()")
     static.metadata["mystnb"] = {
@@ -429,6 +444,16 @@ def drive_panel(browser, site, page, server, shot):
     return state
 
 
+def test_pages_carry_no_widget_state(small_book):
+    """The small book's notebook stores widget state, as one saved from Jupyter does; the page
+    does not carry it (no widget manager reads it: the live panel's output is removed)."""
+    src, html = small_book
+    stored = nbformat.read(src / "chapters" / "panel.ipynb", 4)
+    assert stored.metadata["widgets"][WIDGET_STATE]["state"]
+    page = (html / "chapters" / "panel.html").read_text(encoding="utf-8")
+    assert WIDGET_STATE not in page, "the page embeds the notebook's widget state"
+
+
 def test_live_code_runs_a_panel_and_redraws(small_book, tmp_path):
     src, html = small_book
     with (
@@ -469,6 +494,11 @@ def test_live_code_runs_a_chapter_panel(tmp_path):
     chapter = first_panel_chapter()
     if chapter is None:
         pytest.skip("no chapter has a live panel cell (panel.widget()) yet")
+    built = (HTML / "chapters" / f"{chapter}.html").read_text(encoding="utf-8")
+    assert PANEL_CELL in built, (
+        f"the built {chapter}.html has no {PANEL_CELL} cell: _build/html is older than the "
+        "chapter (make book)"
+    )
     with (
         jupyter_server(ROOT, tmp_path) as server,
         static_site(HTML) as site,
