@@ -1,14 +1,16 @@
 """Shared by the benchmark scripts: best-of-n timing and a budget table.
 
-A benchmark measures, it does not test: each script prints what it timed and exits non-zero when a budget of
-the book (an issue's number) is exceeded, so `make benchmark` can flag a regression without any timed test.
+A benchmark measures, it does not test: each script prints what it timed and exits non-zero when
+one of the book's budgets is exceeded, so `make benchmark` can flag a regression without any timed
+test.
 """
 
 import time
 
 
 def best_of(fn, repeats=3, warmup=True):
-    """Smallest wall-clock time of ``repeats`` calls of ``fn()``, in seconds (after one untimed call)."""
+    """Smallest wall-clock time of ``repeats`` calls of ``fn()``, in seconds (after one untimed
+    call)."""
     if warmup:
         fn()
     times = []
@@ -20,7 +22,8 @@ def best_of(fn, repeats=3, warmup=True):
 
 
 def report(rows):
-    """Print ``(what, seconds, budget or None)`` rows as a table; return 1 if a budget is exceeded, else 0."""
+    """Print ``(what, seconds, budget or None)`` rows as a table; return 1 if a budget is exceeded,
+    else 0."""
     width = max(len(what) for what, _, _ in rows)
     print(f"{'what':<{width}}  {'best [s]':>9}  budget")
     failed = False

@@ -1,7 +1,8 @@
-"""Checks on the built HTML (run by `make test` after the strict build; fails if the book is not built).
+"""Checks on the built HTML (run by `make test` after the strict build; fails if the book is not
+built).
 
-Every page of the table of contents exists; every labelled figure of every chapter is in its page with an
-image file that exists; no page shows a Python traceback.
+Every page of the table of contents exists; every labelled figure of every chapter is in its page
+with an image file that exists; no page shows a Python traceback.
 """
 
 import json
@@ -75,7 +76,8 @@ def repository_url():
     "notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem
 )
 def test_launch_buttons_point_to_this_chapter(notebook):
-    """Binder opens this very notebook of the repository named once in _config.yml; Live Code is offered."""
+    """Binder opens this very notebook of the repository named once in _config.yml; Live Code is
+    offered."""
     text = (HTML / "chapters" / f"{notebook.stem}.html").read_text(encoding="utf-8")
     owner_repo = repository_url().removeprefix("https://github.com/")
     binder = f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/chapters/{notebook.name}"

@@ -1,4 +1,5 @@
-"""ANIL and MAML through N inner steps on a tanh network (chapters 20 and 21, metalib.anil_steps)."""
+"""ANIL and MAML through N inner steps on a tanh network (chapters 20 and 21,
+metalib.anil_steps)."""
 
 import numpy as np
 import pytest
@@ -18,11 +19,13 @@ from metalib.anil_steps import (
     meta_gradient,
     meta_loss,
     meta_smoothness,
+    multiply_adds,
     predict,
     sample_sinusoid_tasks,
     stable_step_search,
     time_meta_gradient,
     train,
+    train_runs,
 )
 
 ALPHA, RIDGE = 0.1, 0.1
@@ -157,7 +160,8 @@ def test_mlp_head_inner_loss_is_nonconvex(rng):
     assert np.linalg.eigvalsh(H).min() < -0.1, (
         "the two-layer head should have negative curvature"
     )
-    # and head_hessian agrees with finite differences of the head gradient (FO-ANIL at N=0 is that gradient)
+    # and head_hessian agrees with finite differences of the head gradient (FO-ANIL at N=0 is that
+    # gradient)
     small, tasks1 = small_problem(rng, "mlp", n=1)
     H1 = head_hessian(small, tasks1.X_in, tasks1.y_in, RIDGE)[0]
     keys = HEAD_KEYS["mlp"]
@@ -236,7 +240,8 @@ def test_cost_counters(rng):
     assert anil["madds"]["total"] == sum(
         v for k, v in anil["madds"].items() if k != "total"
     )
-    # deterministic, and MAML's second-order work grows with the body N times per task, ANIL's does not
+    # deterministic, and MAML's second-order work grows with the body N times per task, ANIL's does
+    # not
     assert meta_gradient("exact_anil", params, tasks, ALPHA, 4, RIDGE)[2] == anil
     big = init_params(rng, hidden=50, k_width=3, head="ridge")
     _, _, anil_big = meta_gradient("exact_anil", big, tasks, ALPHA, 4, RIDGE)
@@ -278,12 +283,15 @@ def test_sinusoid_tasks_shapes_and_second_moment(rng):
     np.testing.assert_allclose(
         tasks.y_in, tasks.amplitude[:, None] * np.sin(tasks.X_in - tasks.phase[:, None])
     )
-    # E[y^2] = E[A^2] E[sin^2(x - psi)]. sin^2 = (1 - cos(2(x - psi)))/2, and 2 psi covers a full period when
-    # psi ~ U[0, pi], so E[sin^2] = 1/2 for every x; E[A^2] = (b^3 - a^3) / (3 (b - a)). Hence E[y^2] = 4.2517.
+    # E[y^2] = E[A^2] E[sin^2(x - psi)]. sin^2 = (1 - cos(2(x - psi)))/2, and 2 psi covers a full
+    # period when
+    # psi ~ U[0, pi], so E[sin^2] = 1/2 for every x; E[A^2] = (b^3 - a^3) / (3 (b - a)). Hence
+    # E[y^2] = 4.2517.
     a, b = 0.1, 5.0
     expected = (b**3 - a**3) / (3 * (b - a)) / 2
     y2 = tasks.y_in.reshape(-1) ** 2
-    # tasks are independent; samples within a task are not, so the standard error uses per-task means
+    # tasks are independent; samples within a task are not, so the standard error uses per-task
+    # means
     per_task = np.mean(tasks.y_in**2, axis=1)
     tol = 4 * per_task.std() / np.sqrt(per_task.size)
     assert abs(y2.mean() - expected) < tol, (y2.mean(), expected, tol)
@@ -338,6 +346,29 @@ def test_blow_up_stops_and_names_beta(rng):
     assert all(np.all(np.isfinite(v)) for v in run.params.values())
 
 
+def test_a_stopped_run_is_recorded_up_to_where_it_stopped(rng):
+    params = init_params(rng, hidden=16, k_width=8, head="mlp")
+    test = sample_sinusoid_tasks(np.random.default_rng(1), 20, 10, 10)
+    with pytest.warns(DivergenceWarning):
+        run = train(
+            "exact_anil",
+            params,
+            0.6,
+            0.5,
+            10,
+            100,
+            np.random.default_rng(0),
+            test_tasks=test,
+            record_every=50,
+        )
+    assert 1 < run.stopped_at <= 100
+    # the last recorded point is the last step whose parameters were finite, not the start
+    assert run.iterations[-1] == run.stopped_at - 1
+    assert (
+        np.all(np.isfinite(run.test_loss)) and run.test_loss.size == run.iterations.size
+    )
+
+
 def test_blow_up_of_the_inner_loop_names_alpha(rng):
     params = init_params(rng, hidden=16, k_width=8, head="ridge")
     with pytest.warns(DivergenceWarning, match="lower alpha"):
@@ -353,39 +384,123 @@ def test_blow_up_of_the_inner_loop_names_alpha(rng):
         )
 
 
-def test_stable_step_search_returns_largest_stable(rng):
+def test_stable_step_search_returns_the_largest_stable_step_of_each_stream(rng):
     params = init_params(rng, hidden=16, k_width=8, head="mlp")
     test = sample_sinusoid_tasks(np.random.default_rng(1), 50, 10, 10)
-    beta, runs = stable_step_search(
-        "exact_anil", params, 0.3, 10, [5.0, 0.02, 0.002], 40, [3, 4], test_tasks=test
+    grid = [5.0, 0.02, 0.002]
+    beta_max, runs = stable_step_search(
+        "exact_anil", params, 0.3, 10, grid, 40, [3, 4], test_tasks=test
     )
-    assert beta in (0.02, 0.002)
-    assert (
-        not runs[5.0][-1].stable and len(runs[5.0]) == 1
-    )  # the first unstable stream ends the candidate
-    assert len(runs[beta]) == 2 and all(run.stable for run in runs[beta])
-    assert all(not all(run.stable for run in runs[b]) for b in runs if b > beta)
-    # the stream is the only randomness: one seed reproduces the run of train() with that seed
-    _, single = stable_step_search(
-        "exact_anil", params, 0.3, 10, [beta], 40, 3, test_tasks=test
-    )
-    direct = train(
-        "exact_anil",
+    assert beta_max.shape == (2,)
+    for seed, best in zip([3, 4], beta_max):
+        assert best in (0.02, 0.002)
+        assert runs[best][seed].stable
+        # every larger candidate was tried on this stream and was not stable
+        assert all(not runs[b][seed].stable for b in grid if b > best)
+        # a stream leaves the search at its first stable candidate
+        assert all(seed not in runs.get(b, {}) for b in grid if b < best)
+    # the search is scanned, not bisected: each stream's answer is what train() finds
+    for seed, best in zip([3, 4], beta_max):
+        verdicts = [
+            train(
+                "exact_anil",
+                params,
+                0.3,
+                b,
+                10,
+                40,
+                np.random.default_rng(seed),
+                test_tasks=test,
+                record_every=40,
+                warn=False,
+            ).stable
+            for b in grid
+        ]
+        assert best == grid[verdicts.index(True)]
+
+
+def test_runs_trained_together_equal_runs_trained_alone(rng):
+    """train_runs shares the array operations of a step, not the runs' randomness or updates."""
+    params = init_params(rng, hidden=16, k_width=8, head="mlp")
+    test = sample_sinusoid_tasks(np.random.default_rng(1), 20, 10, 10)
+    settings = dict(alpha=[0.3, 0.1, 0.3], beta=[5.0, 0.05, 0.02], seeds=[5, 5, 6])
+    with pytest.warns(DivergenceWarning):
+        together = train_runs(
+            "exact_anil",
+            params,
+            N=10,
+            iterations=30,
+            test_tasks=test,
+            record_every=10,
+            **settings,
+        )
+    assert together[0].stopped_at > 0  # the first run blows up and leaves the batch
+    for r, run in enumerate(together):
+        alone = train(
+            "exact_anil",
+            params,
+            settings["alpha"][r],
+            settings["beta"][r],
+            10,
+            30,
+            np.random.default_rng(settings["seeds"][r]),
+            test_tasks=test,
+            record_every=10,
+            warn=False,
+        )
+        assert run.stopped_at == alone.stopped_at
+        np.testing.assert_array_equal(run.iterations, alone.iterations)
+        np.testing.assert_allclose(run.test_loss, alone.test_loss, rtol=1e-10)
+        np.testing.assert_allclose(run.train_loss, alone.train_loss, rtol=1e-10)
+        assert run.cost == alone.cost
+        for key in params:
+            np.testing.assert_allclose(run.params[key], alone.params[key], rtol=1e-9)
+    with pytest.raises(ValueError, match="one value or one per run"):
+        train_runs("exact_anil", params, [0.1, 0.2], [0.1, 0.2, 0.3], 1, 5, 0)
+
+
+@pytest.mark.parametrize("method", ["exact_anil", "fo_anil", "exact_maml"])
+def test_runs_with_different_N_trained_together_equal_runs_alone(rng, method):
+    """A run padded with zero-size inner steps up to the largest N is exactly its own run."""
+    params = init_params(rng, hidden=8, k_width=4, head="ridge")
+    test = sample_sinusoid_tasks(np.random.default_rng(1), 20, 10, 10)
+    Ns = [1, 3, 0, 6]
+    together = train_runs(
+        method,
         params,
-        0.3,
-        beta,
-        10,
-        40,
-        np.random.default_rng(3),
+        0.1,
+        0.05,
+        Ns,
+        12,
+        3,
+        ridge=RIDGE,
         test_tasks=test,
-        record_every=40,
+        record_every=4,
     )
-    np.testing.assert_array_equal(single[beta][0].test_loss, direct.test_loss)
+    for N, run in zip(Ns, together):
+        alone = train(
+            method,
+            params,
+            0.1,
+            0.05,
+            N,
+            12,
+            np.random.default_rng(3),
+            ridge=RIDGE,
+            test_tasks=test,
+            record_every=4,
+        )
+        assert run.N == N and run.cost == alone.cost
+        np.testing.assert_allclose(run.test_loss, alone.test_loss, rtol=1e-10)
+        np.testing.assert_allclose(run.train_loss, alone.train_loss, rtol=1e-10)
+        for key in params:
+            np.testing.assert_allclose(run.params[key], alone.params[key], rtol=1e-9)
 
 
 def test_meta_smoothness_of_a_quadratic_head_block(rng):
-    """With N = 0 and a ridge head, the head block of the meta-objective is quadratic: its Hessian is the mean
-    of Phi_D^T Phi_D / m_out over tasks, so power iteration must return its top eigenvalue."""
+    """With N = 0 and a ridge head, the head block of the meta-objective is quadratic: its Hessian
+    is the mean of Phi_D^T Phi_D / m_out over tasks, so Lanczos iteration must return its top
+    eigenvalue."""
     params, tasks = small_problem(rng, "ridge", n=3, m_out=6)
     Phi = features(params, tasks.X_out)
     H = np.mean(np.swapaxes(Phi, -1, -2) @ Phi, axis=0) / 6
@@ -401,6 +516,29 @@ def test_meta_smoothness_of_a_quadratic_head_block(rng):
         block="head",
     )
     assert L == pytest.approx(np.linalg.eigvalsh(H)[-1], rel=1e-6)
+
+
+def test_meta_smoothness_finds_both_ends_of_an_indefinite_spectrum(rng):
+    """With N = 0 the head block of the meta-Hessian is the task-averaged head Hessian of the query
+    loss (head_hessian on the query sets, no penalty); for the two-layer head it is indefinite, and
+    which="both" must return max |eigenvalue| and the largest eigenvalue."""
+    params, tasks = small_problem(rng, "mlp", n=3, m_out=6)
+    H = head_hessian(params, tasks.X_out, tasks.y_out).mean(axis=0)
+    eig = np.linalg.eigvalsh(H)
+    assert eig[0] < 0 < eig[-1]  # indefinite: the two answers are different questions
+    magnitude, largest = meta_smoothness(
+        "exact_anil",
+        params,
+        tasks,
+        ALPHA,
+        0,
+        iterations=50,
+        rng=rng,
+        block="head",
+        which="both",
+    )
+    assert magnitude == pytest.approx(np.abs(eig).max(), rel=1e-6)
+    assert largest == pytest.approx(eig[-1], rel=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -495,3 +633,68 @@ def test_compare_heads_runs_both_heads_on_one_stream(rng):
         compare_heads({"ridge": starts["ridge"]}, 2, 0.5, 0.1, 0.05, 20, test, 7)
     with pytest.raises(ValueError, match="repeats"):
         time_meta_gradient("exact_anil", starts["ridge"], test, 0.1, 1, repeats=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Independent checks: the forward pass, and the multiply-add counts against their closed form
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("head", ["ridge", "mlp"])
+def test_forward_pass_matches_a_plain_per_sample_loop(rng, head):
+    """predict() against the network written out sample by sample with plain numpy vectors."""
+    params = init_params(rng, hidden=7, k_width=5, head=head, head_hidden=4)
+    if head == "ridge":
+        params["w"] = rng.standard_normal(5)
+    X = rng.uniform(-5, 5, size=(3, 6))
+    expected = np.empty_like(X)
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            hidden = np.array(
+                [
+                    np.tanh(params["W1"][u, 0] * X[i, j] + params["W1"][u, 1])
+                    for u in range(7)
+                ]
+            )
+            phi = np.array(
+                [
+                    np.tanh(sum(params["W2"][f, u] * hidden[u] for u in range(7)))
+                    for f in range(5)
+                ]
+            )
+            if head == "ridge":
+                expected[i, j] = sum(params["w"][f] * phi[f] for f in range(5))
+            else:
+                z = [
+                    np.tanh(sum(params["V"][r, f] * phi[f] for f in range(5)))
+                    for r in range(4)
+                ]
+                expected[i, j] = sum(params["a"][r] * z[r] for r in range(4))
+    np.testing.assert_allclose(predict(params, X), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        features(params, X)[1, 2],
+        np.tanh(params["W2"] @ np.tanh(params["W1"] @ np.array([X[1, 2], 1.0]))),
+        rtol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("head", ["ridge", "mlp"])
+@pytest.mark.parametrize("method", ["exact_anil", "fo_anil", "exact_maml"])
+@pytest.mark.parametrize("N", [0, 1, 4])
+def test_counted_multiply_adds_equal_the_closed_form(rng, head, method, N):
+    params = init_params(rng, hidden=6, k_width=3, head=head, head_hidden=5)
+    tasks = sample_sinusoid_tasks(rng, 3, 4, 7)
+    counted = meta_gradient(method, params, tasks, ALPHA, N, RIDGE)[2]["madds"]
+    assert counted == multiply_adds(method, params, 3, 4, 7, N)
+
+
+def test_closed_form_for_the_ridge_head_as_printed_in_chapter_21(rng):
+    h, k, n, m_in, m_out, N = 37, 8, 10, 10, 10, 5
+    params = init_params(rng, hidden=h, k_width=k, head="ridge")
+    anil = n * ((m_in + m_out) * (4 * h + 3 * h * k) + 3 * m_out * k + 7 * N * m_in * k)
+    maml = n * (
+        (N * m_in + m_out) * (4 * h + 3 * k * (h + 1))
+        + N * m_in * (4 * h + 7 * k * (h + 1))
+    )
+    assert multiply_adds("exact_anil", params, n, m_in, m_out, N)["total"] == anil
+    assert multiply_adds("exact_maml", params, n, m_in, m_out, N)["total"] == maml

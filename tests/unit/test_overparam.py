@@ -2,8 +2,10 @@
 
 Three independent referees check every closed form of ``metalib.overparam``:
 
-* exact Gaussian quadrature: a tensor grid of 3-point Gauss-Hermite nodes integrates every polynomial of
-  degree <= 5 in each variable exactly, and every quantity here is a polynomial of degree <= 4 in the data
+* exact Gaussian quadrature: a tensor grid of 3-point Gauss-Hermite nodes integrates every
+polynomial of
+  degree <= 5 in each variable exactly, and every quantity here is a polynomial of degree <= 4 in
+  the data
   and <= 2 in the head and the noise; so on small problems the expectation is computed *exactly*;
 * Monte Carlo with a tolerance derived from the sample count (a few standard errors per entry);
 * ``metalib.numerical_gradient`` of the objective each update claims to follow.
@@ -18,8 +20,8 @@ import pytest
 
 from metalib import numerical_gradient, relative_error
 from metalib import overparam as op
+from metalib.divergence import DivergenceWarning
 from metalib.linrep import (
-    DivergenceWarning,
     initial_representation,
     sample_heads,
     sample_meta_gradient,
@@ -27,16 +29,20 @@ from metalib.linrep import (
 )
 from metalib.subspace import random_orthonormal
 
-# Monte-Carlo tolerance: each entry of an average of n i.i.d. terms is within Z standard errors of its mean
-# except with probability 2 * Phi(-Z) ~ 6e-7 for Z = 5; a union bound over the <= 600 entries compared in a test
-# keeps the chance of a false alarm below 4e-4 (and the seeds are fixed, so a passing test stays passing).
+# Monte-Carlo tolerance: each entry of an average of n i.i.d. terms is within Z standard errors of
+# its mean
+# except with probability 2 * Phi(-Z) ~ 6e-7 for Z = 5; a union bound over the <= 600 entries
+# compared in a test
+# keeps the chance of a false alarm below 4e-4 (and the seeds are fixed, so a passing test stays
+# passing).
 Z = 5.0
 
 
 def gauss_hermite_grid(dims):
     """Nodes (N, dims) and weights (N,) of the 3-point probabilists' Gauss-Hermite rule, tensorised.
 
-    ``sum_j weights[j] f(nodes[j]) = E f(z)`` for ``z ~ N(0, I_dims)`` whenever ``f`` is a polynomial of degree
+    ``sum_j weights[j] f(nodes[j]) = E f(z)`` for ``z ~ N(0, I_dims)`` whenever ``f`` is a
+    polynomial of degree
     at most 5 in each coordinate.
     """
     x1, w1 = (
@@ -69,9 +75,9 @@ def quadrature_tasks(B_star, head_cov, m, sigma):
     return heads, X, y, weights
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 # The moment identity on its own
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("m", [1, 2])
@@ -117,9 +123,9 @@ def test_moment_identity_infinite_m_and_batches(rng):
     np.testing.assert_allclose(batched[1], op.sample_covariance_moment(A[1], 3))
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 # The expected FO-ANIL update
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("d, k, kw, m", [(3, 2, 3, 1), (2, 1, 2, 2)])
@@ -176,7 +182,7 @@ def test_outer_batch_size_drops_out_exactly(rng):
 
 @pytest.mark.parametrize("m_out", [None, 3])
 def test_expected_update_matches_monte_carlo(rng, m_out):
-    """The closed form agrees with a Monte-Carlo average within Z standard errors per entry (see Z)."""
+    """The closed form agrees with a Monte-Carlo average within Z standard errors per entry."""
     B_star, head_cov, B, w = small_problem(rng, d=6, k=2, kw=4)
     alpha, m_in, sigma = 0.3, 4, 0.7
     mean_B, mean_w, se_B, se_w = op.sampled_fo_anil_update(
@@ -191,6 +197,32 @@ def test_expected_update_matches_monte_carlo(rng, m_out):
         op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, math.inf, sigma)[0],
     ):
         assert np.abs((mean_B - wrong) / se_B).max() > 3 * Z
+
+
+def test_projections_along_directions(rng):
+    """The projections are the same tasks' <G_B, D_j>: their mean is <mean_B, D_j>, and along
+    the difference between the closed form and a wrong formula the wrong one is far off."""
+    B_star, head_cov, B, w = small_problem(rng, d=6, k=2, kw=4)
+    alpha, m_in, sigma = 0.3, 4, 0.7
+    G_B = op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m_in, sigma)[0]
+    wrong = op.expected_fo_anil_update(B, w, alpha, B_star, head_cov, m_in, 0.0)[0]
+    D = np.stack([G_B - wrong, rng.standard_normal(B.shape)])
+    state = np.random.default_rng(3)
+    args = (B, w, alpha, B_star, head_cov, m_in, 3, sigma, 100_000)
+    plain = op.sampled_fo_anil_update(state, *args)
+    mean_B, _, _, _, along, se = op.sampled_fo_anil_update(
+        np.random.default_rng(3), *args, directions=D
+    )
+    np.testing.assert_array_equal(mean_B, plain[0])  # the same draws
+    np.testing.assert_allclose(along, np.sum(mean_B * D, axis=(1, 2)), rtol=1e-10)
+    assert np.all(se > 0)
+    z_right = (along - np.sum(G_B * D, axis=(1, 2))) / se
+    z_wrong = (along[0] - np.sum(wrong * D[0])) / se[0]
+    assert np.abs(z_right).max() < Z and z_wrong > 2 * Z, (z_right, z_wrong)
+    with pytest.raises(ValueError, match="directions"):
+        op.sampled_fo_anil_update(
+            rng, B, w, alpha, B_star, head_cov, m_in, directions=np.ones((2, 3, 3))
+        )
 
 
 def test_sampled_updates_agree_with_linrep(rng):
@@ -220,7 +252,8 @@ def test_expected_update_is_gradient_of_frozen_objective(rng, m_in):
 
 
 def test_frozen_objective_is_exact_away_from_the_point(rng):
-    """f(B_v, w_v) = 1/2 E||B_v (w_v + delta) - B_* theta||^2, by exact quadrature, at a point B_v != B."""
+    """f(B_v, w_v) = 1/2 E||B_v (w_v + delta) - B_* theta||^2, by exact quadrature, at a point B_v
+    != B."""
     B_star, head_cov, B, w = small_problem(rng, d=2, k=1, kw=2)
     alpha, sigma, m = 0.4, 0.6, 2
     Bv, wv = rng.standard_normal(B.shape), rng.standard_normal(w.shape)
@@ -240,7 +273,8 @@ def test_expected_anil_loss_is_exact_and_its_gradient_at_w0(rng):
     assert op.expected_anil_loss(
         B, w, alpha, B_star, head_cov, m, sigma
     ) == pytest.approx(exact, rel=1e-12)
-    # exact ANIL at w = 0 follows -2 alpha Sigma_beta B + alpha^2 (M S + S M) B, FO-ANIL half of the first term
+    # exact ANIL at w = 0 follows -2 alpha Sigma_beta B + alpha^2 (M S + S M) B, FO-ANIL half of the
+    # first term
     # and only M S B: not the same direction (eq. eq-op-anil-gradient)
     z = np.zeros(B.shape[1])
     Sigma_beta = B_star @ head_cov @ B_star.T
@@ -263,7 +297,8 @@ def test_expected_anil_loss_is_exact_and_its_gradient_at_w0(rng):
 
 
 def test_fixed_point(rng):
-    """B = B_* Lambda_lim^{1/2} O (O with orthonormal rows) is a fixed point of FO-ANIL and of exact ANIL."""
+    """B = B_* Lambda_lim^{1/2} O (O with orthonormal rows) is a fixed point of FO-ANIL and of exact
+    ANIL."""
     d, k, kw = 8, 3, 5
     B_star = random_orthonormal(d, k, rng)
     head_cov = np.diag([0.5, 1.0, 2.0])
@@ -299,9 +334,9 @@ def test_fixed_point(rng):
     )
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 # One-step adaptation
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 
 
 def test_one_step_risk_is_exact_by_quadrature(rng):
@@ -340,7 +375,8 @@ def test_best_step_and_optimal_preconditioner(rng):
     risk = lambda s: op.one_step_excess_risk(B, s[0], B_star, head_cov, M, sigma)  # noqa: E731
     assert abs(numerical_gradient(risk, np.array([step]))[0]) < 1e-7
     assert risk([step]) < min(risk([0.9 * step]), risk([1.1 * step]))
-    # Gamma* zeroes the gradient of R(B_* Gamma B_*^T) over all (not only symmetric) k x k matrices Gamma
+    # Gamma* zeroes the gradient of R(B_* Gamma B_*^T) over all (not only symmetric) k x k matrices
+    # Gamma
     gamma = op.optimal_head_preconditioner(head_cov, M, sigma)
     Sb = B_star @ head_cov @ B_star.T
     trC = np.trace(head_cov)
@@ -368,9 +404,9 @@ def test_best_step_and_optimal_preconditioner(rng):
     )
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 # The multi-task learner
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 
 
 def test_multitask_gradients_population_and_sampled(rng):
@@ -384,7 +420,7 @@ def test_multitask_gradients_population_and_sampled(rng):
         assert (
             relative_error(
                 numerical_gradient(
-                    lambda Bv: op.multitask_objective(Bv, W, **kwargs), B
+                    lambda Bv, kwargs=kwargs: op.multitask_objective(Bv, W, **kwargs), B
                 ),
                 G_B,
             )
@@ -392,7 +428,7 @@ def test_multitask_gradients_population_and_sampled(rng):
         )
         # each head follows the gradient of its own loss: n times the gradient of the average
         num_W = numerical_gradient(
-            lambda Wv: op.multitask_objective(B, Wv, **kwargs), W
+            lambda Wv, kwargs=kwargs: op.multitask_objective(B, Wv, **kwargs), W
         )
         assert relative_error(n * num_W, G_W) < 1e-7
 
@@ -413,7 +449,8 @@ def test_expected_multitask_update_is_a_preconditioned_gradient(rng):
 
 
 def test_per_task_heads_follow_the_head_map(rng):
-    """Training one head per task (population losses) is the L-recursion with the empirical head moment."""
+    """Training one head per task (population losses) is the L-recursion with the empirical head
+    moment."""
     d, k, kw, n, alpha, beta, T = 8, 2, 4, 30, 0.5, 0.3, 40
     B_star = random_orthonormal(d, k, rng)
     heads = rng.standard_normal((n, k)) * [1.0, 1.5]
@@ -430,9 +467,9 @@ def test_per_task_heads_follow_the_head_map(rng):
     np.testing.assert_allclose(heads @ traj.head.T, W, atol=1e-12)
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 # The recursions
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 
 
 def setup_run(rng, d=12, k=2, kw=4, alpha=0.2):
@@ -475,7 +512,7 @@ def test_recursion_steps_along_the_expected_update(rng):
 
 
 def test_kernel_is_frozen_without_inner_noise_and_for_multitask(rng):
-    """With m_in = inf, and for the multi-task learner, B_t u = B_0 u for every u in ker(B_*^T B_0)."""
+    """With m_in = inf, and for the multi-task learner, B_t u = B_0 u on ker(B_*^T B_0)."""
     B_star, head_cov, B0 = setup_run(rng, d=12, k=2, kw=5)
     _, _, Vt = np.linalg.svd(B_star.T @ B0)
     K = Vt[2:].T  # (k', k'-k) basis of ker Q_0
@@ -506,7 +543,8 @@ def test_fo_anil_converges_to_the_fixed_point_and_unlearns(rng):
         ],
         rtol=1e-3,
     )
-    # the k' - k leftover singular values follow the cubic law x_{t+1} = x_t - alpha^2 beta s x_t^3 ~ (2 a^2 b s t)^-1/2
+    # the k' - k leftover singular values follow the cubic law x_{t+1} = x_t - alpha^2 beta s x_t^3
+    # ~ (2 a^2 b s t)^-1/2
     s = (np.trace(head_cov) + sigma**2) / m_in
     law = (2 * alpha**2 * beta * s * T) ** -0.5
     np.testing.assert_allclose(traj.singular_values[-1, 2:], law, rtol=0.03)
@@ -537,9 +575,9 @@ def test_split_representation(rng):
     np.testing.assert_allclose(B_par, B_star @ B_star.T @ B, atol=1e-14)
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 # Bad input
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 
 
 def test_bad_input_is_named(rng):
@@ -597,13 +635,14 @@ def test_bad_input_is_named(rng):
         )
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 # The helpers behind the chapters' figures and panels
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------
 
 
 def test_width_penalty_representation_obeys_the_lemma(rng):
-    """Lemma lem-op-width-penalty: the leftover columns add (tr Lambda + sigma^2) extra rho^4 / M, exactly."""
+    """Lemma lem-op-width-penalty: the leftover columns add (tr Lambda + sigma^2) extra rho^4 / M,
+    exactly."""
     B_star = random_orthonormal(12, 3, rng)
     head_cov = np.diag([1.0, 2.0, 3.0])
     alpha, m_in, sigma, extra, rho = 0.2, 8, 1.5, 4, 0.7
@@ -634,27 +673,29 @@ def test_width_penalty_representation_obeys_the_lemma(rng):
 
 
 def test_panels_draw_at_their_extremes():
-    """The panel callbacks work at the corners of their sliders (k' = k, k' = d, m_in = inf, no noise)."""
-    import matplotlib.pyplot as plt
+    """The panel callbacks work at the corners of their sliders (k' = k, k' = d, m_in = inf, no
+    noise)."""
+    from metalib import viz
 
     rng = np.random.default_rng(1)
     B_star = random_orthonormal(12, 2, rng)
     head_cov = np.diag([1.0, 2.0])
     for k_width, m_in in ((2, 5), (12, math.inf)):
-        fig, fo, mtl = op.plot_unlearning(
+        fig, fo, mtl = viz.overparam.plot_unlearning(
             B_star, head_cov, 1.0, k_width, m_in, 0.1, 0.1, 300, seed=3
         )
         assert len(fig.axes) == 2 and fo.stopped_at == -1 and mtl.stopped_at == -1
-        plt.close(fig)
     with pytest.raises(ValueError, match="k_width"):
-        op.plot_unlearning(B_star, head_cov, 1.0, 1)
-    fig = op.plot_width_penalty(B_star, head_cov, 0.1, 5, extra=0, rho=0.0, sigma=0.0)
+        viz.overparam.plot_unlearning(B_star, head_cov, 1.0, 1)
+    fig = viz.overparam.plot_width_penalty(
+        B_star, head_cov, 0.1, 5, extra=0, rho=0.0, sigma=0.0
+    )
     assert len(fig.axes) == 1
-    plt.close(fig)
 
 
 def test_alpha_and_beta_enter_only_through_their_product():
-    """From alpha B0^T B0 = I, sqrt(alpha) B_t depends on (alpha, beta) only through alpha * beta (both learners)."""
+    """From alpha B0^T B0 = I, sqrt(alpha) B_t depends on (alpha, beta) only through alpha * beta
+    (both learners)."""
     rng = np.random.default_rng(2)
     B_star = random_orthonormal(10, 2, rng)
     head_cov = np.diag([1.0, 2.0])
