@@ -8,7 +8,7 @@
  * config script on the page (thebe merges them all) may point at a local Jupyter server instead,
  * with useBinder: false and serverSettings.
  *
- * Three things thebe 0.9.3 would otherwise fetch from a CDN, or get wrong with sphinx-thebe's config:
+ * Four things thebe 0.9.3 would otherwise fetch from a CDN, lack, or get wrong with sphinx-thebe's config:
  * - its widget manager loads RequireJS from cdnjs.cloudflare.com before it builds any widget (and
  *   builds none if that fails): that one request is answered with _static/thebe/require.js;
  * - its LaTeX renderer loads MathJax 2 from cdnjs: switched off (mathjaxUrl: false); the page's own

@@ -19,8 +19,11 @@ Two pages are driven:
 * a small book of the test's own, built here with the book's ``_config.yml`` (so with the same
   extensions, thebe and page scripts): one notebook whose panel is a :class:`metalib.viz.Panel`
   over a tiny drawing function. It does not depend on the chapters, which change;
-* chapter 00 of the built book (``_build/html``), or the first chapter with a live panel cell
-  (skipped while no chapter has one).
+* chapter 00 of the built book (``_build/html``, or ``BOOK_HTML``), or the first built chapter
+  with a live panel cell (skipped while no chapter has one).
+
+On the small book the test also checks that a claims table (a Markdown output) renders as a table
+with its math typeset, and that the page carries no widget state although the notebook stores it.
 
 ``LIVE_CODE_THEBE=thebelab@0.5.1`` builds the small book with that release instead (the ipywidgets
 7 front end: ``@jupyter-widgets/base`` 2, ``controls`` 1.5): the test then fails, as it should.
