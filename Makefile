@@ -12,17 +12,26 @@ JB_CACHE := _build/.jupyter_cache
 # change in metalib/ re-executes every chapter instead of serving stale outputs.
 LIB_KEY := _build/.metalib-key
 
-.PHONY: book test unit lint chapters-check notebooks book-check chromium benchmark clean cache-guard help
+.PHONY: book test unit lint chapters-check notebooks book-check chromium benchmark clean cache-guard help python-check
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book   build the book into _build/html (creates .venv on first use)"
 	@echo "make test   run every test: unit tests, nbval on all chapters, strict book build"
 
-$(STAMP): requirements.txt pyproject.toml
+# Python 3.11 is what Binder runs (binder/runtime.txt); 3.11 to 3.13 work (numpy 2.4 needs >= 3.11)
+python-check:
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null || { \
+	  v=$$($(PYTHON) -c 'import platform; print("Python", platform.python_version())' 2>/dev/null || echo "not found"); \
+	  echo "make: $(PYTHON) is $$v; the book needs Python 3.11, 3.12 or 3.13 (check: python3 --version)."; \
+	  echo "      Install one and run for example: make PYTHON=python3.11 book"; exit 1; }
+
+# the reader's environment (requirements.txt) plus the build and test stack (requirements-dev.txt)
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(MAKE) --no-print-directory python-check
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
 cache-guard: $(STAMP)
@@ -63,7 +72,13 @@ notebooks:
 
 # Debian's chromium for the browser test, installed once when missing (never downloaded by a test tool)
 chromium:
-	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser test"; \
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  command -v apt-get >/dev/null || { \
+	    echo "make: the browser checks need Chromium, and this system has no apt-get to install it."; \
+	    echo "      Install Chromium with your package manager (dnf install chromium, pacman -S chromium,"; \
+	    echo "      zypper install chromium, ...) so that 'chromium' or 'chromium-browser' is on PATH, then"; \
+	    echo "      run make test again."; exit 1; }; \
+	  echo "installing Debian's chromium for the browser test"; \
 	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; }
 

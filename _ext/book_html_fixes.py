@@ -1,10 +1,12 @@
 """A small fix to the HTML that Jupyter Book 1.x (Sphinx 7.4, sphinx-thebe 0.3.1) writes.
 
-* sphinx-thebe adds its configuration script after the HTML builder has read the registry, so every page got
-  the script twice and the browser threw "Identifier 'THEBE_JS_URL' has already been declared". Scripts that
-  are exact duplicates (same file, same attributes and body) are dropped from each page, keeping the first.
-The theme's colour mode and the favicon, the other two console complaints of a fresh visit, are set in
-_config.yml.
+* sphinx-thebe adds its configuration script after the HTML builder has read the registry, so
+  every page got the script twice and the browser threw "Identifier 'THEBE_JS_URL' has already
+  been declared". Scripts that are exact duplicates (same file, same attributes and body) are
+  dropped from each page, keeping the first.
+
+The theme's colour mode and the favicon, the other two console complaints of a fresh visit, are
+set in _config.yml.
 """
 
 
@@ -14,7 +16,8 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
         return
     seen, unique = set(), []
     for script in scripts:
-        # the same inline script arrives once with filename None and once with filename "": treat them alike
+        # the same inline script arrives once with filename None and once with filename "":
+        # treat them alike
         filename = getattr(script, "filename", script) or ""
         key = (
             str(filename),
@@ -27,13 +30,12 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
         if key not in seen:
             seen.add(key)
             unique.append(script)
-    scripts[:] = (
-        unique  # in place: handlers that run later add their scripts to this same list
-    )
+    # in place: handlers that run later add their scripts to this same list
+    scripts[:] = unique
 
 
 def setup(app):
-    # Sphinx emits html-page-context with emit_firstresult: handlers after one that returns a template name are
-    # skipped, so this one runs early (default priority is 500).
+    # Sphinx emits html-page-context with emit_firstresult: handlers after one that returns a
+    # template name are skipped, so this one runs early (default priority is 500).
     app.connect("html-page-context", _drop_duplicate_scripts, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
