@@ -1,8 +1,9 @@
 # The two commands of the README. Each one sets up everything it needs from scratch:
 #   make book   build the executed book into _build/html
-#   make test   unit tests, a strict (-W) book build that executes every chapter once (in a fresh
-#               environment made from requirements.txt alone, as Binder makes it), and checks of the
-#               built pages in headless Chromium
+#   make test   the lint gate, unit tests, checks of the chapters' sources and panels, a strict (-W)
+#               book build that executes every chapter once with a kernel from a fresh environment
+#               made as Binder makes it (binder/requirements.txt), and checks of the built pages in
+#               headless Chromium (Live Code included)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,13 +12,17 @@ JB_CACHE := _build/.jupyter_cache
 # The notebook cache is keyed on notebook code only; this key adds the library, so that a
 # change in metalib/ re-executes every chapter instead of serving stale outputs.
 LIB_KEY := _build/.metalib-key
+# One BLAS thread per process: the chapters' matrices are small, and two executions at once (or a
+# loaded machine) with two OpenBLAS threads each ran several times slower than single-threaded.
+export OPENBLAS_NUM_THREADS := 1
 
 .PHONY: book test unit lint chapters-check notebooks book-check chromium benchmark clean cache-guard help python-check
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book   build the book into _build/html (creates .venv on first use)"
-	@echo "make test   run every test: unit tests, nbval on all chapters, strict book build"
+	@echo "make test   run every test: lint, unit tests, chapter checks, a strict build that executes"
+	@echo "            every chapter once in a Binder-like environment, browser checks"
 
 # Python 3.11 is what Binder runs (binder/runtime.txt); 3.11 to 3.13 work (numpy 2.4 needs >= 3.11)
 python-check:
@@ -40,9 +45,11 @@ cache-guard: $(STAMP)
 	if [ "$$(cat $(LIB_KEY) 2>/dev/null)" != "$$key" ]; then \
 	  rm -rf $(JB_CACHE); echo "$$key" > $(LIB_KEY); echo "metalib changed: notebook cache cleared"; fi
 
-# the notebook check runs in a fresh environment made from requirements.txt alone, as Binder makes it: this
-# doubles as the check that requirements.txt is enough to execute every chapter
-FRESH := _build/fresh-venv
+# The reader's environment, made as Binder (repo2docker) makes it: binder/requirements.txt installed
+# from the repository root. Its Python is registered as the kernel "python3" in READER_KERNELS, which
+# JUPYTER_PATH puts before .venv's own kernel, so the book build below executes every chapter with it.
+READER := _build/reader-venv
+READER_KERNELS := _build/reader-kernels
 
 book: $(STAMP) cache-guard
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
@@ -60,15 +67,20 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# the notebook check executes every chapter once: the strict (-W) book build in an environment made
-# from requirements.txt alone, with the cache cleared; a failing cell, or one with no reply within
-# execute.timeout (_config.yml), fails it and names the cell. nbval stays for one chapter at a time
-# (.venv/bin/python -m pytest -p no:xdist chapters/NN_x.ipynb).
-notebooks:
-	rm -rf $(FRESH) $(JB_CACHE)
-	$(PYTHON) -m venv $(FRESH)
-	$(FRESH)/bin/python -m pip install --quiet -r requirements.txt
-	$(FRESH)/bin/jupyter-book build --warningiserror --keep-going .
+# The notebook check executes every chapter once: the strict (-W) book build, with the cache cleared,
+# whose kernel runs in the reader's environment. A failing cell, or one with no reply within
+# execute.timeout (_config.yml), fails it and names the cell. For one chapter at a time use nbval:
+# .venv/bin/python -m pytest -p no:xdist chapters/NN_x.ipynb
+notebooks: $(STAMP)
+	rm -rf $(READER) $(READER_KERNELS) $(JB_CACHE) $(LIB_KEY)
+	$(PYTHON) -m venv $(READER)
+	$(READER)/bin/python -m pip install --quiet -r binder/requirements.txt
+	$(READER)/bin/python -m ipykernel install --prefix $(CURDIR)/$(READER_KERNELS) --name python3 \
+	  --display-name "Python 3 (reader)" >/dev/null
+	@JUPYTER_PATH=$(CURDIR)/$(READER_KERNELS)/share/jupyter $(BIN)/jupyter kernelspec list \
+	  | grep -q "python3 .*$(READER_KERNELS)" || { echo "the reader kernel is not the one found"; exit 1; }
+	JUPYTER_PATH=$(CURDIR)/$(READER_KERNELS)/share/jupyter \
+	  $(BIN)/jupyter-book build --warningiserror --keep-going .
 
 # Debian's chromium for the browser test, installed once when missing (never downloaded by a test tool)
 chromium:
@@ -82,10 +94,10 @@ chromium:
 	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; }
 
-book-check: chromium
+book-check: $(STAMP) chromium
 	$(BIN)/python -m pytest -p no:xdist tests/book
 
-test: unit chapters-check notebooks book-check
+test: lint unit chapters-check notebooks book-check
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -60,9 +60,11 @@ PANEL_CELL = "panel.widget()"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 TIMEOUT = int(os.environ.get("LIVE_CODE_TIMEOUT", 300))
 
-pytestmark = pytest.mark.skipif(
-    find_chromium() is None, reason="make test installs chromium first"
-)
+
+@pytest.fixture(autouse=True)
+def _chromium_is_there():
+    # fail, not skip: `make test` installs Chromium before it runs the browser checks
+    assert find_chromium() is not None, "Chromium is missing: run `make chromium` first"
 
 
 def free_port():

@@ -9,15 +9,15 @@ repository is a Python package, ``pip install .`` (repo2docker's rule,
 * requirements.txt holds no build or test tool;
 * ``metalib`` is imported from the checkout (editable), and an edit under ``metalib/`` is seen by
   a new kernel (what a reader gets after "restart kernel");
-* a kernel of that environment, started in ``chapters/``, executes every chapter without an error.
+* every chapter executes in such an environment: that is ``make notebooks``, whose strict book
+  build runs its kernel from ``_build/reader-venv`` (made by the same pip command), so the chapters
+  are executed once, not once here and once in the build.
 
 The install time and the environment's size are printed (run with ``-s`` to see them); they are
 not asserted."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,9 +26,7 @@ import time
 import tomllib
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TOOLS = ("jupyter-book", "jupyter_book", "sphinx", "pytest", "nbval", "ruff")
@@ -141,52 +139,3 @@ def test_metalib_is_editable_and_an_edit_reaches_a_new_kernel(reader_env):
     assert seen.stdout.strip() == "42", (
         f"the edit did not reach a new interpreter: {seen.stderr}"
     )
-
-
-@pytest.fixture(scope="module")
-def kernel_name(reader_env, tmp_path_factory):
-    """A kernelspec that runs the reader environment's Python (found through JUPYTER_PATH)."""
-    repo, python = reader_env
-    share = tmp_path_factory.mktemp("jupyter")
-    spec = share / "kernels" / "reader"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [
-                    str(python),
-                    "-m",
-                    "ipykernel_launcher",
-                    "-f",
-                    "{connection_file}",
-                ],
-                "display_name": "reader",
-                "language": "python",
-            }
-        )
-    )
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(share), old]))
-    yield "reader"
-    if old is None:
-        os.environ.pop("JUPYTER_PATH")
-    else:
-        os.environ["JUPYTER_PATH"] = old
-
-
-@pytest.mark.parametrize(
-    "chapter",
-    sorted(p.name for p in (ROOT / "chapters").glob("*.ipynb")),
-    ids=lambda n: n[:-6],
-)
-def test_chapter_executes_in_the_reader_environment(reader_env, kernel_name, chapter):
-    repo, _ = reader_env
-    path = repo / "chapters" / chapter
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        kernel_name=kernel_name,
-        timeout=600,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    client.execute()  # a failing cell raises CellExecutionError with its traceback

@@ -8,13 +8,12 @@ through a transitional ``__getattr__`` does not count).
 
 Figures and panels moved to the presentation layer, ``metalib.viz``: the names of the old
 ``metalib.plotting`` and ``metalib.widgets`` and the plotting functions of the parts are listed in
-:data:`MOVED_TO_VIZ` with the places where they may now live; a missing one only warns for now.
+:data:`MOVED_TO_VIZ` with the places where they may now live; each must exist in one of them.
 """
 
 from __future__ import annotations
 
 import importlib
-import warnings
 
 import pytest
 
@@ -126,7 +125,8 @@ MOVED_TO_VIZ = {
     ],
     "metalib.plotting.plot_trajectories": ["metalib.viz.linrep.plot_trajectories"],
     "metalib.widgets.draw_linrep": ["metalib.viz.linrep.draw_linrep"],
-    "metalib.widgets.linrep_controls": ["metalib.viz.linrep.linrep_controls"],
+    # the controls now come with their panel
+    "metalib.widgets.linrep_controls": ["metalib.viz.linrep.linrep_panel"],
     "metalib.overparam.plot_unlearning": [
         "metalib.viz.overparam.plot_unlearning",
         "metalib.overparam.plot_unlearning",
@@ -176,10 +176,9 @@ def _resolve(dotted):
 @pytest.mark.parametrize("old", sorted(MOVED_TO_VIZ))
 def test_moved_name_is_somewhere(old):
     places = MOVED_TO_VIZ[old]
-    if not any(_resolve(place) is not None for place in places):
-        warnings.warn(
-            f"{old} is gone and none of {places} exists yet", UserWarning, stacklevel=1
-        )
+    assert any(_resolve(place) is not None for place in places), (
+        f"{old} is gone and none of {places} exists"
+    )
 
 
 @pytest.mark.parametrize("module", PARTS + ["metalib", "metalib.viz"])
