@@ -199,6 +199,13 @@ def _ledger_table(app, fromdocname):
     return [summary, table]
 
 
+def _mathjax_on_ledger(app, pagename, templatename, context, doctree):
+    """The ledger's math comes from other pages, so Sphinx's read of the ledger page found none and
+    would leave MathJax off it: say the page has equations before the MathJax handler looks."""
+    if pagename in getattr(app.env, "claims_ledger_pages", ()):
+        app.env.get_domain("math").data["has_equations"][pagename] = True
+
+
 def _resolve(app, doctree, fromdocname):
     for placeholder in list(doctree.findall(claims_ledger_placeholder)):
         placeholder.replace_self(_ledger_table(app, fromdocname))
@@ -212,4 +219,5 @@ def setup(app):
     app.connect("env-merge-info", _merge)
     app.connect("env-get-outdated", _outdated)
     app.connect("doctree-resolved", _resolve)
+    app.connect("html-page-context", _mathjax_on_ledger, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}

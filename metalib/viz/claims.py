@@ -66,6 +66,11 @@ def claims_table(rows, label, caption="Claims and how this chapter checks them")
             raise ValueError(
                 f"rows[{i}]['status'] must be one of {STATUSES}, got {row['status']!r}"
             )
+        if "{" in str(row["claim"]) and "}`" in str(row["claim"]):
+            raise ValueError(
+                f"rows[{i}]['claim'] must read on its own, without cross-reference roles "
+                "(the claims ledger shows it outside its chapter)"
+            )
         lines.append("| " + " | ".join(_cell(row[c]) for c in _COLUMNS) + " |")
     body = "\n".join(lines)
     return Markdown(
