@@ -221,3 +221,27 @@ def test_bad_input_covers_every_callable():
         if callable(getattr(ft, n)) and not isinstance(getattr(ft, n), type)
     }
     assert callables == set(CALLS), callables ^ set(CALLS)
+
+
+def test_panel_draw_names_bad_arguments():
+    from metalib import viz
+
+    draw = viz.overparam_finite.draw_finite_tasks
+    for kwargs, argument in (
+        (dict(T=1), "T"),
+        (dict(k_width=3), "k_width"),
+        (dict(m_in=0), "m_in"),
+        (dict(alpha=-0.1), "alpha"),
+        (dict(beta=0.0), "beta"),
+        (dict(start="uniform"), "start"),
+        (dict(iterations=0), "iterations"),
+    ):
+        with pytest.raises(ValueError, match=argument):
+            draw(**kwargs)
+
+
+def test_panel_renders_at_defaults():
+    from metalib import viz
+
+    png, message = viz.overparam_finite.finite_tasks_panel().render(T=100)
+    assert png[:4] == b"\x89PNG" and message == ""
