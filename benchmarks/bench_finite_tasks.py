@@ -36,7 +36,7 @@ def main():
     overparam.train_finite_fo_anil(np.stack([B0, 2 * B0]), alpha, beta, tasks, 200)
     two_starts = (time.perf_counter() - start) * 10
     panel = viz.overparam_finite.finite_tasks_panel()
-    slowest = dict(T=2000, k_width=50, m_in=40, alpha=0.2, beta=0.5, start="Gaussian")
+    slowest = dict(T=1000, k_width=50, m_in=40, alpha=0.2, beta=0.2, start="Gaussian")
     rows = [
         ("draw the task set, T = 5000, m = 20 + 10", sampling, None),
         ("FO-ANIL, T = 5000, k' = d = 50, 2000 it.", training, 15.0),

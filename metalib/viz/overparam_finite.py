@@ -272,11 +272,11 @@ def finite_tasks_panel():
     from ipywidgets import Dropdown, FloatSlider, IntSlider
 
     controls = dict(
-        T=IntSlider(value=200, min=100, max=2000, step=100, description="T (tasks)"),
+        T=IntSlider(value=200, min=200, max=1000, step=100, description="T (tasks)"),
         k_width=IntSlider(value=10, min=5, max=50, step=1, description="k'"),
-        m_in=IntSlider(value=20, min=5, max=40, step=5, description="m_in"),
-        alpha=FloatSlider(value=0.1, min=0.02, max=0.2, step=0.01, description="alpha"),
-        beta=FloatSlider(value=0.1, min=0.02, max=0.5, step=0.02, description="beta"),
+        m_in=IntSlider(value=20, min=10, max=40, step=5, description="m_in"),
+        alpha=FloatSlider(value=0.1, min=0.05, max=0.2, step=0.01, description="alpha"),
+        beta=FloatSlider(value=0.1, min=0.02, max=0.2, step=0.02, description="beta"),
         start=Dropdown(
             options=["isotropic", "Gaussian"], value="isotropic", description="start"
         ),

@@ -243,5 +243,5 @@ def test_panel_draw_names_bad_arguments():
 def test_panel_renders_at_defaults():
     from metalib import viz
 
-    png, message = viz.overparam_finite.finite_tasks_panel().render(T=100)
+    png, message = viz.overparam_finite.finite_tasks_panel().render()
     assert png[:4] == b"\x89PNG" and message == ""
