@@ -24,15 +24,12 @@ Notation as in :mod:`metalib.overparam`: ``B`` is ``(d, k')``, ``w`` is ``(k',)`
 
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..divergence import BlowupGuard
+from ..linalg import transpose
 from ..linrep import sample_heads, sample_task_data
 from ..subspace import subspace_distance
 from ..validation import (
@@ -55,53 +52,34 @@ __all__ = [
     "gaussian_start",
 ]
 
-#: tasks handled per block of calls: small enough that OpenBLAS runs each product on one thread (its
-#: threads cost far more than they save for products of this size on a busy machine) and that the
-#: block stays in cache, large enough to amortise the Python overhead
-_CHUNK = 100
+#: bound on the size ``c d max(d, k')`` of the matrix products of one block of ``c`` tasks: each
+#: block of task data is read from memory once per step and used twice (``X`` then ``X^T``) while
+#: it is still in cache, and its products stay small enough for OpenBLAS to run them on the calling
+#: thread (at 500 tasks of the paper's size it started its threads, 10 to 20 times slower on a busy
+#: 2-core machine); at the paper's sizes a block is 200 tasks
+_BLOCK_WORK = 500_000
 
 
-def _find_openblas():
-    """The thread setters of the OpenBLAS that numpy uses, or None if they cannot be found."""
-    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for suffix in ("scipy_openblas_{}_num_threads64_", "openblas_{}_num_threads"):
-            try:
-                get = getattr(lib, suffix.format("get"))
-                put = getattr(lib, suffix.format("set"))
-            except AttributeError:
-                continue
-            get.restype = ctypes.c_int
-            put.argtypes = [ctypes.c_int]
-            return get, put
-    return None
+def _blocks(n_tasks, d, width):
+    size = max(1, _BLOCK_WORK // (d * max(d, width)))
+    return [slice(a, a + size) for a in range(0, n_tasks, size)]
 
 
-_OPENBLAS = _find_openblas()
+def _matvec(X, P):
+    """``X_i p_{r,i}`` for every task ``i`` and run ``r``: ``X`` (c, m, d), ``P`` (R, c, d).
 
-
-@contextmanager
-def _one_blas_thread():
-    """Run the block with OpenBLAS on one thread (then restore its setting).
-
-    The products here are small (a block of tasks at a time); on a machine whose cores are busy,
-    OpenBLAS's threads wait for each other far longer than they compute (measured: 5 times slower
-    with 2 threads than with 1 on a loaded 2-core machine).
+    Returns shape (c, m, R). ``P`` of shape (R, 1, d) is the same vector for every task. One
+    call makes the small products of all tasks of the block (faster, on a block in cache, than one
+    ``einsum`` contraction over the block).
     """
-    if _OPENBLAS is None:
-        yield
-        return
-    get, put = _OPENBLAS
-    before = get()
-    put(1)
-    try:
-        yield
-    finally:
-        put(before)
+    if P.shape[1] == 1:
+        return X @ P[:, 0].T
+    return X @ np.moveaxis(P, 0, 2)
+
+
+def _rmatvec(X, Q):
+    """``X_i^T q_{i,r}`` for every task and run: ``X`` (c, m, d), ``Q`` (c, m, R) -> (R, c, d)."""
+    return np.swapaxes(transpose(Q) @ X, 0, 1)
 
 
 @dataclass
@@ -246,33 +224,28 @@ def _fo_anil_directions(Bs, ws, alpha, tasks):
     With ``v = B w``, ``M = B B^T`` and, for task ``i``, ``h_i = g_in,i - Sigma_in,i v`` (minus the
     inner gradient, so that ``w'_i = w + alpha B^T h_i``) and ``r_i = Sigma_out,i B w'_i - g_out,i``
     (the outer residual), ``G_B = (1/T) sum_i r_i w'_i^T = rbar w^T + alpha/T (sum_i r_i h_i^T) B``
-    and ``G_w = B^T rbar`` with ``rbar = (1/T) sum_i r_i``. ``Sigma v`` is applied as
-    ``X^T (X v) / m``. The tasks are taken a block at a time, every run on a block while it is in
-    cache: per block and run, two matrix products and four stacked matrix-vector products, no loop
-    over single tasks.
+    and ``G_w = B^T rbar`` with ``rbar = (1/T) sum_i r_i``. No ``d x d`` matrix per task: each
+    ``Sigma`` is applied as ``X^T (X u) / m``, with the products for all tasks of a block at once;
+    ``B w'_i = v + alpha M h_i`` and ``sum_i r_i h_i^T`` are matrix products over the tasks.
     """
     R, d, _ = Bs.shape
-    vs = Bs @ ws[:, :, None]  # (R, d, 1)
-    Ms = Bs @ np.swapaxes(Bs, 1, 2)
+    V = np.einsum("rdk,rk->rd", Bs, ws)  # v = B w, one per run
+    M_out = (alpha / tasks.m_out) * (Bs @ transpose(Bs))  # alpha M / m_out
+    V_in, V_out = V[:, None, :] / tasks.m_in, V[:, None, :] / tasks.m_out
     r_sum = np.zeros((R, d))
     rh_sum = np.zeros((R, d, d))
-    m_in, m_out = tasks.m_in, tasks.m_out
-    for a in range(0, tasks.n_tasks, _CHUNK):
-        block = slice(a, a + _CHUNK)
+    for block in _blocks(tasks.n_tasks, d, Bs.shape[2]):
         X_in, X_out = tasks.X_in[block], tasks.X_out[block]
-        X_in_t, X_out_t = np.swapaxes(X_in, 1, 2), np.swapaxes(X_out, 1, 2)
-        for j in range(R):
-            u = X_in @ vs[j]  # (c, m_in, 1): X_in,i v
-            h = tasks.g_in[block] - (X_in_t @ u)[..., 0] / m_in
-            p = vs[j][:, 0] + alpha * (h @ Ms[j])  # B w'_i
-            q = X_out @ p[:, :, None]
-            r = (X_out_t @ q)[..., 0] / m_out - tasks.g_out[block]
-            r_sum[j] += r.sum(axis=0)
-            rh_sum[j] += r.T @ h
+        u = _matvec(X_in, V_in)  # X_in,i v / m_in
+        H = tasks.g_in[block] - _rmatvec(X_in, u)  # h_i, (R, c, d)
+        P = H @ M_out + V_out  # B w'_i / m_out
+        r = _rmatvec(X_out, _matvec(X_out, P)) - tasks.g_out[block]  # r_i
+        r_sum += r.sum(axis=1)
+        rh_sum += transpose(r) @ H
     T = tasks.n_tasks
     r_bar = r_sum / T
     G_B = r_bar[:, :, None] * ws[:, None, :] + (alpha / T) * (rh_sum @ Bs)
-    G_w = (np.swapaxes(Bs, 1, 2) @ r_bar[:, :, None])[..., 0]
+    G_w = np.einsum("rdk,rd->rk", Bs, r_bar)
     return G_B, G_w
 
 
@@ -303,10 +276,9 @@ def finite_fo_anil_update(B, w, alpha, tasks):
     B = _check_B(B, tasks)
     w = _check_w(w, B)
     alpha = check_positive_float("alpha", alpha)
-    with _one_blas_thread():
-        G_B, G_w = _fo_anil_directions(
-            B.reshape(-1, *B.shape[-2:]), w.reshape(-1, w.shape[-1]), alpha, tasks
-        )
+    G_B, G_w = _fo_anil_directions(
+        B.reshape(-1, *B.shape[-2:]), w.reshape(-1, w.shape[-1]), alpha, tasks
+    )
     return G_B.reshape(B.shape), G_w.reshape(w.shape)
 
 
@@ -336,16 +308,11 @@ def finite_residual_matrix(M, alpha, tasks):
         raise ValueError(f"M must have shape {(tasks.d, tasks.d)}, got {M.shape}")
     alpha = check_positive_float("alpha", alpha)
     K = np.zeros((tasks.d, tasks.d))
-    with _one_blas_thread():
-        for a in range(0, tasks.n_tasks, _CHUNK):
-            block = slice(a, a + _CHUNK)
-            X_out, g = tasks.X_out[block], tasks.g_in[block]
-            q = X_out @ (g @ M)[:, :, None]
-            r = (
-                alpha * (np.swapaxes(X_out, 1, 2) @ q)[..., 0] / tasks.m_out
-                - tasks.g_out[block]
-            )
-            K += r.T @ g
+    M_out = (alpha / tasks.m_out) * M
+    for block in _blocks(tasks.n_tasks, tasks.d, tasks.d):
+        X_out, g = tasks.X_out[block], tasks.g_in[block]
+        r = _rmatvec(X_out, _matvec(X_out, (g @ M_out)[None]))[0] - tasks.g_out[block]
+        K += r.T @ g
     return K / tasks.n_tasks
 
 
@@ -406,41 +373,61 @@ def _record_points(iterations, record):
         pts = np.geomspace(1, iterations, 60).astype(int)
     else:
         pts = np.asarray(record)
+        if pts.size == 0 and pts.ndim == 1:
+            pts = pts.astype(int)
         if pts.ndim != 1 or not np.issubdtype(pts.dtype, np.integer):
             raise ValueError("record must be a 1-D array of iteration numbers")
         if pts.size and (pts.min() < 0 or pts.max() > iterations):
             raise ValueError(f"record must hold iteration numbers in [0, {iterations}]")
-    return np.unique(np.concatenate([[0], pts, [iterations]]))
+    return np.unique(np.concatenate([[0], pts, [iterations]]).astype(int))
+
+
+def _diagnostics(snapshots, B_star):
+    """``||B_perp||_F``, singular values and top-``k`` distance of recorded ``B`` (..., d, k').
+
+    Computed once for all recorded iterations after training, not inside the loop; entries of
+    runs that had stopped are NaN and stay NaN.
+    """
+    shape = snapshots.shape[:-2]
+    flat = snapshots.reshape(-1, *snapshots.shape[-2:])
+    k = B_star.shape[1]
+    perp = np.full(len(flat), np.nan)
+    top = np.full(len(flat), np.nan)
+    sv = np.full((len(flat), flat.shape[-1]), np.nan)
+    ok = np.flatnonzero(np.isfinite(flat).all(axis=(-2, -1)))
+    if ok.size:
+        B = flat[ok]
+        perp[ok] = np.linalg.norm(B - B_star @ (B_star.T @ B), axis=(-2, -1))
+        U, s, _ = np.linalg.svd(B, full_matrices=False)
+        sv[ok] = s
+        rank_k = s[:, k - 1] > 0
+        top[ok[rank_k]] = subspace_distance(U[rank_k, :, :k], B_star)
+    return perp.reshape(shape), sv.reshape(*shape, -1), top.reshape(shape)
 
 
 def _train(step, B0, head0, head_norm, B_star, iterations, record, what, advice):
-    """Iterate every run with ``step(B, head) -> (B, head)``; record; stop runs that blow up."""
+    """Iterate every run with ``step(B, head) -> (B, head)``; record; stop runs that blow up.
+
+    ``advice()`` gives the warning's advice; it is called only when a run blew up.
+    """
     points = _record_points(iterations, record)
     batch = B0.shape[:-2]
     Bf = B0.reshape(-1, *B0.shape[-2:]).copy()
     Hf = head0.reshape(Bf.shape[0], *head0.shape[len(batch) :]).copy()
-    n_runs, k = Bf.shape[0], B_star.shape[1]
-    R = len(points)
-    perp = np.full((n_runs, R), np.nan)
-    top = np.full((n_runs, R), np.nan)
-    hn = np.full((n_runs, R), np.nan)
-    sv = np.full((n_runs, R, Bf.shape[-1]), np.nan)
+    n_runs = Bf.shape[0]
+    snapshots = np.full((n_runs, len(points), *Bf.shape[1:]), np.nan)
+    hn = np.full((n_runs, len(points)), np.nan)
     guard = BlowupGuard(np.linalg.norm(Bf, axis=(-2, -1)))
-    P = np.eye(B0.shape[-2]) - B_star @ B_star.T
 
-    def record_at(col, j):
-        B = Bf[j]
-        perp[j, col] = np.linalg.norm(P @ B)
-        U, s, _ = np.linalg.svd(B, full_matrices=False)
-        sv[j, col] = s
-        top[j, col] = subspace_distance(U[:, :k], B_star) if s[k - 1] > 0 else np.nan
-        hn[j, col] = head_norm(Hf[j])
+    def record_at(col):
+        for j in np.flatnonzero(guard.running):
+            snapshots[j, col] = Bf[j]
+            hn[j, col] = head_norm(Hf[j])
 
-    for j in range(n_runs):
-        record_at(0, j)
+    record_at(0)
     col = 1
     limit = guard.limit.reshape(-1)
-    with np.errstate(over="ignore", invalid="ignore"), _one_blas_thread():
+    with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, iterations + 1):
             idx = np.flatnonzero(guard.running)
             B_new, H_new = step(Bf[idx], Hf[idx])
@@ -451,12 +438,13 @@ def _train(step, B0, head0, head_norm, B_star, iterations, record, what, advice)
             guard.running[idx[~ok]] = False
             guard.stopped_at[idx[~ok]] = t
             if t == points[col]:
-                for j in np.flatnonzero(guard.running):
-                    record_at(col, j)
+                record_at(col)
                 col += 1
             if not guard.running.any():
                 break
-    guard.warn(what, advice, stacklevel=4)
+    if np.any(guard.stopped_at >= 0):
+        guard.warn(what, advice(), stacklevel=4)
+    perp, sv, top = _diagnostics(snapshots, B_star)
 
     def shaped(a):
         return a.reshape(*batch, *a.shape[1:])
@@ -513,12 +501,15 @@ def train_finite_fo_anil(B0, alpha, beta, tasks, iterations, w0=None, record=Non
         G_B, G_w = _fo_anil_directions(Bs, ws, alpha, tasks)
         return Bs - beta * G_B, ws - beta * G_w
 
-    gain = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
-    advice = (
-        f"lower alpha (={alpha:g}): the inner step overshoots (alpha ||B0||^2 = {gain:.3g} > 2)"
-        if gain > 2
-        else f"lower beta (the outer step size, now {beta:g})"
-    )
+    def advice():
+        gain = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
+        if gain > 2:
+            return (
+                f"lower alpha (={alpha:g}): the inner step overshoots "
+                f"(alpha ||B0||^2 = {gain:.3g} > 2)"
+            )
+        return f"lower beta (the outer step size, now {beta:g})"
+
     traj = _train(
         step,
         B0,
@@ -572,27 +563,28 @@ def train_finite_multitask(B0, alpha, beta, tasks, iterations, record=None):
     T = tasks.n_tasks
 
     def step(Bs, Ws):
+        # r_i = Sigma_i B w_i - g_i for every task, applied as X_i^T (X_i B w_i) / m
         G_B = np.zeros_like(Bs)
         W_new = np.empty_like(Ws)
-        for a in range(0, T, _CHUNK):
-            block = slice(a, a + _CHUNK)
-            Xb, gb = X[block], g[block]
-            Xb_t = np.swapaxes(Xb, 1, 2)
-            for j in range(Bs.shape[0]):
-                W = Ws[j, block]
-                q = Xb @ (W @ Bs[j].T)[:, :, None]
-                r = (Xb_t @ q)[..., 0] / m - gb  # gradient of each loss w.r.t. B w_i
-                G_B[j] += r.T @ W
-                W_new[j, block] = W - alpha * (r @ Bs[j])
+        Bt = transpose(Bs) / m
+        for block in _blocks(T, tasks.d, Bs.shape[2]):
+            W = Ws[:, block]
+            r = _rmatvec(X[block], _matvec(X[block], W @ Bt)) - g[block]
+            G_B += transpose(r) @ W
+            W_new[:, block] = W - alpha * (r @ Bs)
         return Bs - (beta / T) * G_B, W_new
 
     W0 = np.zeros(B0.shape[:-2] + (T, B0.shape[-1]))
-    gain = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
-    advice = (
-        f"lower alpha (={alpha:g}): the head steps overshoot (alpha ||B0||^2 = {gain:.3g})"
-        if gain > 1
-        else f"lower beta (the step size of B, now {beta:g})"
-    )
+
+    def advice():
+        gain = alpha * float(np.max(np.linalg.norm(B0, ord=2, axis=(-2, -1)) ** 2))
+        if gain > 1:
+            return (
+                f"lower alpha (={alpha:g}): the head steps overshoot "
+                f"(alpha ||B0||^2 = {gain:.3g})"
+            )
+        return f"lower beta (the step size of B, now {beta:g})"
+
     traj = _train(
         step,
         B0,
