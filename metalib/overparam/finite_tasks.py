@@ -72,6 +72,12 @@ def _matvec(X, P):
     call makes the small products of all tasks of the block (faster, on a block in cache, than one
     ``einsum`` contraction over the block).
     """
+    if P.shape[0] == 1:  # one run
+        if (
+            P.shape[1] == 1
+        ):  # and one vector: a single matrix-vector product over the block
+            return (X.reshape(-1, X.shape[2]) @ P[0, 0]).reshape(*X.shape[:2], 1)
+        return np.matvec(X, P[0])[:, :, None]
     if P.shape[1] == 1:
         return X @ P[:, 0].T
     return X @ np.moveaxis(P, 0, 2)
@@ -79,6 +85,8 @@ def _matvec(X, P):
 
 def _rmatvec(X, Q):
     """``X_i^T q_{i,r}`` for every task and run: ``X`` (c, m, d), ``Q`` (c, m, R) -> (R, c, d)."""
+    if Q.shape[2] == 1:
+        return np.vecmat(Q[:, :, 0], X)[None]
     return np.swapaxes(transpose(Q) @ X, 0, 1)
 
 
@@ -224,22 +232,26 @@ def _fo_anil_directions(Bs, ws, alpha, tasks):
     With ``v = B w``, ``M = B B^T`` and, for task ``i``, ``h_i = g_in,i - Sigma_in,i v`` (minus the
     inner gradient, so that ``w'_i = w + alpha B^T h_i``) and ``r_i = Sigma_out,i B w'_i - g_out,i``
     (the outer residual), ``G_B = (1/T) sum_i r_i w'_i^T = rbar w^T + alpha/T (sum_i r_i h_i^T) B``
-    and ``G_w = B^T rbar`` with ``rbar = (1/T) sum_i r_i``. No ``d x d`` matrix per task: each
-    ``Sigma`` is applied as ``X^T (X u) / m``, with the products for all tasks of a block at once;
-    ``B w'_i = v + alpha M h_i`` and ``sum_i r_i h_i^T`` are matrix products over the tasks.
+    and ``G_w = B^T rbar`` with ``rbar = (1/T) sum_i r_i``. No ``d x d`` matrix per task: with
+    ``g = X^T y / m``, ``h_i = X_in,i^T (y_in,i - X_in,i v) / m_in`` and
+    ``r_i = X_out,i^T (X_out,i B w'_i - y_out,i) / m_out`` are matrix-vector products with each
+    task's data, made for all tasks of a block at once; ``B w'_i = v + alpha M h_i`` and
+    ``sum_i r_i h_i^T`` are matrix products over the tasks of the block.
     """
     R, d, _ = Bs.shape
+    m_in, m_out = tasks.m_in, tasks.m_out
     V = np.einsum("rdk,rk->rd", Bs, ws)  # v = B w, one per run
-    M_out = (alpha / tasks.m_out) * (Bs @ transpose(Bs))  # alpha M / m_out
-    V_in, V_out = V[:, None, :] / tasks.m_in, V[:, None, :] / tasks.m_out
+    M_out = (alpha / m_out) * (Bs @ transpose(Bs))  # alpha M / m_out
+    V_in, V_out = V[:, None, :] / m_in, V[:, None, :] / m_out
     r_sum = np.zeros((R, d))
     rh_sum = np.zeros((R, d, d))
     for block in _blocks(tasks.n_tasks, d, Bs.shape[2]):
         X_in, X_out = tasks.X_in[block], tasks.X_out[block]
-        u = _matvec(X_in, V_in)  # X_in,i v / m_in
-        H = tasks.g_in[block] - _rmatvec(X_in, u)  # h_i, (R, c, d)
+        # h_i = X_in,i^T (y_in,i - X_in,i v) / m_in, (R, c, d)
+        H = _rmatvec(X_in, tasks.y_in[block, :, None] / m_in - _matvec(X_in, V_in))
         P = H @ M_out + V_out  # B w'_i / m_out
-        r = _rmatvec(X_out, _matvec(X_out, P)) - tasks.g_out[block]  # r_i
+        # r_i = X_out,i^T (X_out,i B w'_i - y_out,i) / m_out
+        r = _rmatvec(X_out, _matvec(X_out, P) - tasks.y_out[block, :, None] / m_out)
         r_sum += r.sum(axis=1)
         rh_sum += transpose(r) @ H
     T = tasks.n_tasks
