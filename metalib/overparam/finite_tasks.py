@@ -30,7 +30,7 @@ import numpy as np
 
 from ..divergence import BlowupGuard
 from ..linalg import transpose
-from ..linrep import sample_heads, sample_task_data
+from ..linrep import sample_heads
 from ..subspace import subspace_distance
 from ..validation import (
     as_array,
@@ -97,8 +97,13 @@ class FiniteTasks:
     Attributes
     ----------
     X_in : ndarray, shape (T, m_in, d)
+        Inner inputs. :func:`sample_finite_tasks` stores them in single precision (drawn in double
+        precision and rounded once; the labels are computed from the rounded inputs, and every
+        computation with them is in double precision): a step reads all of them, and half the
+        bytes make it faster.
     y_in : ndarray, shape (T, m_in)
     X_out : ndarray, shape (T, m_out, d)
+        Outer inputs, stored like ``X_in``.
     y_out : ndarray, shape (T, m_out)
     g_in : ndarray, shape (T, d)
         Inner correlations ``X_in,i^T y_in,i / m_in``.
@@ -187,13 +192,30 @@ def sample_finite_tasks(rng, B_star, head_cov, n_tasks, m_in, m_out, sigma=0.0):
     vals, vecs = np.linalg.eigh(head_cov)
     root = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
     heads = sample_heads(rng, np.ones(k), (T,)) @ root
-    X_in, y_in = sample_task_data(rng, B_star, heads, m_in, sigma)
-    X_out, y_out = sample_task_data(rng, B_star, heads, m_out, sigma)
+    regressors = heads @ B_star.T  # B_* theta_i
+    X_in, y_in = _draw(rng, regressors, m_in, sigma)
+    X_out, y_out = _draw(rng, regressors, m_out, sigma)
     g_in = np.einsum("tmd,tm->td", X_in, y_in) / m_in
     g_out = np.einsum("tmd,tm->td", X_out, y_out) / m_out
     return FiniteTasks(
         X_in, y_in, X_out, y_out, g_in, g_out, heads, B_star, head_cov, sigma
     )
+
+
+def _draw(rng, regressors, m, sigma):
+    """``m`` samples per task, as :func:`metalib.linrep.sample_task_data` (same draws), with the
+    inputs rounded to single precision and the labels computed from the rounded inputs."""
+    X = rng.standard_normal((*regressors.shape[:-1], m, regressors.shape[-1]))
+    X = X.astype(np.float32)
+    y = np.matvec(X.astype(np.float64), regressors)
+    if sigma > 0:
+        y = y + sigma * rng.standard_normal(y.shape)
+    return X, y
+
+
+def _f64(X):
+    """A block of inputs in double precision (a copy that stays in cache, or ``X`` itself)."""
+    return X.astype(np.float64, copy=False)
 
 
 def _check_tasks(tasks):
@@ -239,25 +261,25 @@ def _fo_anil_directions(Bs, ws, alpha, tasks):
     ``sum_i r_i h_i^T`` are matrix products over the tasks of the block.
     """
     R, d, _ = Bs.shape
-    m_in, m_out = tasks.m_in, tasks.m_out
-    V = np.einsum("rdk,rk->rd", Bs, ws)  # v = B w, one per run
-    M_out = (alpha / m_out) * (Bs @ transpose(Bs))  # alpha M / m_out
-    V_in, V_out = V[:, None, :] / m_in, V[:, None, :] / m_out
+    V = (Bs @ ws[:, :, None])[:, :, 0]  # v = B w, one per run
+    M = (alpha / tasks.m_in) * (Bs @ transpose(Bs))  # alpha M / m_in
     r_sum = np.zeros((R, d))
     rh_sum = np.zeros((R, d, d))
     for block in _blocks(tasks.n_tasks, d, Bs.shape[2]):
-        X_in, X_out = tasks.X_in[block], tasks.X_out[block]
-        # h_i = X_in,i^T (y_in,i - X_in,i v) / m_in, (R, c, d)
-        H = _rmatvec(X_in, tasks.y_in[block, :, None] / m_in - _matvec(X_in, V_in))
-        P = H @ M_out + V_out  # B w'_i / m_out
-        # r_i = X_out,i^T (X_out,i B w'_i - y_out,i) / m_out
-        r = _rmatvec(X_out, _matvec(X_out, P) - tasks.y_out[block, :, None] / m_out)
+        X_in, X_out = _f64(tasks.X_in[block]), _f64(tasks.X_out[block])
+        # m_in h_i = X_in,i^T (y_in,i - X_in,i v), (R, c, d)
+        H = _rmatvec(X_in, tasks.y_in[block, :, None] - _matvec(X_in, V[:, None]))
+        P = H @ M + V[:, None]  # B w'_i = v + alpha M h_i
+        # m_out r_i = X_out,i^T (X_out,i B w'_i - y_out,i)
+        r = _rmatvec(X_out, _matvec(X_out, P) - tasks.y_out[block, :, None])
         r_sum += r.sum(axis=1)
         rh_sum += transpose(r) @ H
     T = tasks.n_tasks
-    r_bar = r_sum / T
-    G_B = r_bar[:, :, None] * ws[:, None, :] + (alpha / T) * (rh_sum @ Bs)
-    G_w = np.einsum("rdk,rd->rk", Bs, r_bar)
+    r_bar = r_sum / (T * tasks.m_out)
+    G_B = r_bar[:, :, None] * ws[:, None, :] + (
+        alpha / (T * tasks.m_in * tasks.m_out)
+    ) * (rh_sum @ Bs)
+    G_w = (r_bar[:, None, :] @ Bs)[:, 0]
     return G_B, G_w
 
 
@@ -322,7 +344,7 @@ def finite_residual_matrix(M, alpha, tasks):
     K = np.zeros((tasks.d, tasks.d))
     M_out = (alpha / tasks.m_out) * M
     for block in _blocks(tasks.n_tasks, tasks.d, tasks.d):
-        X_out, g = tasks.X_out[block], tasks.g_in[block]
+        X_out, g = _f64(tasks.X_out[block]), tasks.g_in[block]
         r = _rmatvec(X_out, _matvec(X_out, (g @ M_out)[None]))[0] - tasks.g_out[block]
         K += r.T @ g
     return K / tasks.n_tasks
@@ -431,26 +453,30 @@ def _train(step, B0, head0, head_norm, B_star, iterations, record, what, advice)
     hn = np.full((n_runs, len(points)), np.nan)
     guard = BlowupGuard(np.linalg.norm(Bf, axis=(-2, -1)))
 
-    def record_at(col):
+    def record_at(col, Bf, Hf):
         for j in np.flatnonzero(guard.running):
             snapshots[j, col] = Bf[j]
             hn[j, col] = head_norm(Hf[j])
 
-    record_at(0)
+    record_at(0, Bf, Hf)
     col = 1
     limit = guard.limit.reshape(-1)
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, iterations + 1):
+            every = guard.running.all()
             idx = np.flatnonzero(guard.running)
-            B_new, H_new = step(Bf[idx], Hf[idx])
+            B_new, H_new = step(Bf, Hf) if every else step(Bf[idx], Hf[idx])
             size = np.linalg.norm(B_new, axis=(-2, -1))
-            finite = np.isfinite(H_new.reshape(len(idx), -1)).all(axis=1)
+            finite = np.isfinite(H_new.reshape(len(idx), -1).sum(axis=1))
             ok = np.isfinite(size) & (size < limit[idx]) & finite
-            Bf[idx[ok]], Hf[idx[ok]] = B_new[ok], H_new[ok]
-            guard.running[idx[~ok]] = False
-            guard.stopped_at[idx[~ok]] = t
+            if every and ok.all():  # the common case: no copies
+                Bf, Hf = B_new, H_new
+            else:
+                Bf[idx[ok]], Hf[idx[ok]] = B_new[ok], H_new[ok]
+                guard.running[idx[~ok]] = False
+                guard.stopped_at[idx[~ok]] = t
             if t == points[col]:
-                record_at(col)
+                record_at(col, Bf, Hf)
                 col += 1
             if not guard.running.any():
                 break
@@ -570,21 +596,20 @@ def train_finite_multitask(B0, alpha, beta, tasks, iterations, record=None):
     beta = check_positive_float("beta", beta)
     iterations = check_positive_int("iterations", iterations)
     X = np.concatenate([tasks.X_in, tasks.X_out], axis=1)
+    y = np.concatenate([tasks.y_in, tasks.y_out], axis=1)
     m = X.shape[1]
-    g = (tasks.m_in * tasks.g_in + tasks.m_out * tasks.g_out) / m
     T = tasks.n_tasks
 
     def step(Bs, Ws):
-        # r_i = Sigma_i B w_i - g_i for every task, applied as X_i^T (X_i B w_i) / m
+        # m r_i = m (Sigma_i B w_i - g_i) = X_i^T (X_i B w_i - y_i) for every task
         G_B = np.zeros_like(Bs)
         W_new = np.empty_like(Ws)
-        Bt = transpose(Bs) / m
         for block in _blocks(T, tasks.d, Bs.shape[2]):
-            W = Ws[:, block]
-            r = _rmatvec(X[block], _matvec(X[block], W @ Bt)) - g[block]
+            W, Xb = Ws[:, block], _f64(X[block])
+            r = _rmatvec(Xb, _matvec(Xb, W @ transpose(Bs)) - y[block, :, None])
             G_B += transpose(r) @ W
-            W_new[:, block] = W - alpha * (r @ Bs)
-        return Bs - (beta / T) * G_B, W_new
+            W_new[:, block] = W - (alpha / m) * (r @ Bs)
+        return Bs - (beta / (T * m)) * G_B, W_new
 
     W0 = np.zeros(B0.shape[:-2] + (T, B0.shape[-1]))
 
