@@ -5,6 +5,7 @@ Referees: a plain loop over the tasks, one at a time (to 1e-12), and the infinit
 standard errors).
 """
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -40,15 +41,47 @@ def loop_update(B, w, alpha, tasks):
     return G_B / tasks.n_tasks, G_w / tasks.n_tasks
 
 
-def test_update_matches_per_task_loop():
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 40 tasks at d = 7, so that the small cases run through several blocks."""
+    monkeypatch.setattr(ft, "_BLOCK_WORK", 40 * 7 * 7)
+
+
+def test_update_matches_per_task_loop(small_blocks):
     _, tasks, B, w = small_problem(T=333)  # not a multiple of the block size
+    assert len(ft._blocks(tasks.n_tasks, 7, 5)) == 9
     G_B, G_w = ft.finite_fo_anil_update(B, w, 0.2, tasks)
     R_B, R_w = loop_update(B, w, 0.2, tasks)
     assert np.abs(G_B - R_B).max() < 1e-12 * max(1, np.abs(R_B).max())
     assert np.abs(G_w - R_w).max() < 1e-12 * max(1, np.abs(R_w).max())
 
 
-def test_update_batches_runs():
+def test_task_set_is_consistent_and_double_precision_input_gives_the_same_update():
+    rng = np.random.default_rng(8)
+    B_star = random_orthonormal(7, 2, rng)
+    tasks = ft.sample_finite_tasks(
+        rng, B_star, np.diag([1.0, 2.0]), 50, 4, 3, sigma=0.0
+    )
+    assert tasks.X_in.dtype == np.float32 and tasks.y_in.dtype == np.float64
+    signal = tasks.heads @ B_star.T  # without noise the labels are X B_* theta exactly
+    for X, y in ((tasks.X_in, tasks.y_in), (tasks.X_out, tasks.y_out)):
+        assert (
+            np.abs(np.einsum("tmd,td->tm", X.astype(float), signal) - y).max() < 1e-12
+        )
+    g_in = np.einsum("tmd,tm->td", tasks.X_in.astype(float), tasks.y_in) / tasks.m_in
+    assert np.abs(g_in - tasks.g_in).max() < 1e-12
+    as_double = dataclasses.replace(
+        tasks, X_in=tasks.X_in.astype(float), X_out=tasks.X_out.astype(float)
+    )
+    B, w = rng.standard_normal((7, 4)), rng.standard_normal(4)
+    for a, b in zip(
+        ft.finite_fo_anil_update(B, w, 0.1, tasks),
+        ft.finite_fo_anil_update(B, w, 0.1, as_double),
+    ):
+        assert np.abs(a - b).max() < 1e-13 * np.abs(b).max()
+
+
+def test_update_batches_runs(small_blocks):
     rng, tasks, B, w = small_problem()
     Bs = np.stack([B, 2 * B, -B])
     ws = np.stack([w, 0 * w, 3 * w])
@@ -81,7 +114,7 @@ def test_expectation_over_task_sets_is_the_infinite_task_update():
     assert np.abs(G_B[0] - E_B).max() > 3 * (G_B.std(axis=0, ddof=1)).min()
 
 
-def test_residual_matrix_gives_the_update_at_zero_head():
+def test_residual_matrix_gives_the_update_at_zero_head(small_blocks):
     _, tasks, B, _ = small_problem(seed=3)
     alpha = 0.2
     K = ft.finite_residual_matrix(B @ B.T, alpha, tasks)
@@ -89,7 +122,7 @@ def test_residual_matrix_gives_the_update_at_zero_head():
     assert np.abs(G_B - alpha * K @ B).max() < 1e-12
 
 
-def test_training_takes_the_update_steps_and_records():
+def test_training_takes_the_update_steps_and_records(small_blocks):
     _, tasks, B, w = small_problem(seed=4)
     alpha, beta = 0.1, 0.05
     traj = ft.train_finite_fo_anil(B, alpha, beta, tasks, 3, w0=w, record=[1, 2])
@@ -105,7 +138,7 @@ def test_training_takes_the_update_steps_and_records():
     assert traj.stopped_at == -1
 
 
-def test_multitask_matches_per_task_heads():
+def test_multitask_matches_per_task_heads(small_blocks):
     _, tasks, B, _ = small_problem(seed=5, T=150)
     alpha, beta, steps = 0.1, 0.2, 4
     traj = ft.train_finite_multitask(B, alpha, beta, tasks, steps)
@@ -128,6 +161,21 @@ def test_blowup_is_stopped_and_warned():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DivergenceWarning)
         ft.train_finite_fo_anil(B, 0.1, 0.01, tasks, 5)
+
+
+def test_a_stopped_run_leaves_the_others_unchanged():
+    _, tasks, B, _ = small_problem(seed=6)
+    alone = ft.train_finite_fo_anil(B, 0.1, 0.5, tasks, 60, record=[10, 30])
+    with pytest.warns(DivergenceWarning):
+        both = ft.train_finite_fo_anil(
+            np.stack([B, 40 * B]), 0.1, 0.5, tasks, 60, record=[10, 30]
+        )
+    assert both.stopped_at[0] == -1 and 0 < both.stopped_at[1] < 60
+    assert np.abs(both.B[0] - alone.B).max() < 1e-12
+    assert np.allclose(both.top_dist[0], alone.top_dist, rtol=1e-10, atol=1e-14)
+    stopped = both.iterations >= both.stopped_at[1]
+    assert np.all(np.isnan(both.perp_norm[1, stopped]))
+    assert np.all(np.isfinite(both.perp_norm[1, ~stopped]))
 
 
 def test_gaussian_start_scale():
