@@ -8,13 +8,22 @@ Implements the finite-task part of Part II (``chapters/07_finite_tasks``):
   ``theta_i ~ N(0, Lambda_*)``, ``m_in`` inner and ``m_out`` outer samples each (eq.
   `eq-ft-task-set`), and precomputes each task's inner and outer correlations ``g = X^T y / m``;
 * :func:`finite_fo_anil_update` is the full-batch FO-ANIL direction over the ``T`` tasks (eq.
-  `eq-ft-update`), computed for all tasks at once with a few BLAS calls per chunk of tasks;
+  `eq-ft-update`), computed a block of tasks at a time: matrix-vector products with each task's
+  samples, made for the whole block in one call, and matrix products over the block's tasks (no
+  ``d x d`` matrix per task, no Python loop over tasks; ``O(T m d + T d k')`` per step);
 * :func:`train_finite_fo_anil` iterates it (the paper's experiment), :func:`train_finite_multitask`
   trains one head per task jointly with ``B`` on all ``m_in + m_out`` samples (the baseline);
 * :func:`finite_residual_matrix` is the matrix ``K_T(M)`` with which FO-ANIL's finite-task
   direction at ``w = 0`` is ``alpha K_T(B B^T) B`` (eq. `eq-ft-residual`); what it leaves at the
   infinite-task fixed point predicts the distance plateau and the stall of the leftover width;
 * :func:`gaussian_start` is the start with i.i.d. ``N(0, 1/d)`` entries.
+
+Speed: at the paper's sizes a step reads the whole task set (30 MB: the inputs are stored in single
+precision, see :class:`FiniteTasks`) and is bound by memory traffic and the per-task products; the
+singular values and subspace distances of ``B`` are computed once, after training, at the
+recorded iterations. Nothing here changes numpy's or OpenBLAS's settings; on a machine whose
+cores are busy, run with ``OPENBLAS_NUM_THREADS=1`` (OpenBLAS's threads then wait far longer
+than they compute).
 
 The infinite-task recursion they are compared with is
 :func:`metalib.overparam.train_expected_fo_anil`.
@@ -73,9 +82,7 @@ def _matvec(X, P):
     ``einsum`` contraction over the block).
     """
     if P.shape[0] == 1:  # one run
-        if (
-            P.shape[1] == 1
-        ):  # and one vector: a single matrix-vector product over the block
+        if P.shape[1] == 1:  # one vector: a single matrix-vector product over the block
             return (X.reshape(-1, X.shape[2]) @ P[0, 0]).reshape(*X.shape[:2], 1)
         return np.matvec(X, P[0])[:, :, None]
     if P.shape[1] == 1:
