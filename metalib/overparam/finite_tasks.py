@@ -439,10 +439,13 @@ def _diagnostics(snapshots, B_star):
     if ok.size:
         B = flat[ok]
         perp[ok] = np.linalg.norm(B - B_star @ (B_star.T @ B), axis=(-2, -1))
-        U, s, _ = np.linalg.svd(B, full_matrices=False)
+        s = np.linalg.svd(B, compute_uv=False)
         sv[ok] = s
-        rank_k = s[:, k - 1] > 0
-        top[ok[rank_k]] = subspace_distance(U[rank_k, :, :k], B_star)
+        if B.shape[-1] >= k:
+            # top-k left singular vectors: eigenvectors of B B^T (cheaper than a full SVD)
+            U = np.linalg.eigh(B @ transpose(B))[1][..., ::-1][..., :k]
+            rank_k = s[:, k - 1] > 0
+            top[ok[rank_k]] = subspace_distance(U[rank_k], B_star)
     return perp.reshape(shape), sv.reshape(*shape, -1), top.reshape(shape)
 
 

@@ -14,7 +14,7 @@ import pytest
 from metalib import overparam as op
 from metalib.divergence import DivergenceWarning
 from metalib.overparam import finite_tasks as ft
-from metalib.subspace import random_orthonormal
+from metalib.subspace import random_orthonormal, subspace_distance
 
 Z = 5.0  # Monte-Carlo tolerance in standard errors (see test_overparam.py)
 
@@ -135,6 +135,8 @@ def test_training_takes_the_update_steps_and_records(small_blocks):
     P = np.eye(B.shape[0]) - tasks.B_star @ tasks.B_star.T
     assert abs(traj.perp_norm[-1] - np.linalg.norm(P @ B1)) < 1e-12
     assert np.allclose(traj.singular_values[-1], np.linalg.svd(B1, compute_uv=False))
+    U_top = np.linalg.svd(B1)[0][:, : tasks.B_star.shape[1]]
+    assert abs(traj.top_dist[-1] - subspace_distance(U_top, tasks.B_star)) < 1e-10
     assert traj.stopped_at == -1
 
 
