@@ -15,11 +15,14 @@ multitask  the multi-task learner's objective and directions, finite and infinit
 theory     the fixed point, the inner-noise strength ``nu``, the ``t^{-1/2}`` law, the frozen-kernel
            floor, FO-ANIL's limit plus leftover width
 training   the infinite-task recursions of FO-ANIL and of the multi-task learner
+finite_tasks FO-ANIL and the multi-task learner on a fixed set of T tasks (chapter 07)
 ========== ======================================================================================
 
 Figures and panels are in :mod:`metalib.viz.overparam`.
 """
 
+from . import finite_tasks
+from .finite_tasks import *  # noqa: F403  (its __all__ is added below)
 from .moments import (
     expected_anil_loss,
     expected_fo_anil_update,
@@ -82,3 +85,4 @@ __all__ = [
     "train_expected_fo_anil",
     "train_multitask",
 ]
+__all__ += finite_tasks.__all__
