@@ -65,3 +65,25 @@ def test_every_chapter_has_a_panel_and_its_static_figure(path):
         assert figure.get("caption") and figure.get("name"), (
             f"{path.name}: the static figure of a panel needs a caption and a name"
         )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_cell_ends_with_its_image(path):
+    """A captioned figure cell ends with ``viz.image(fig)`` or ``panel.static()``: a Figure made
+    with ``viz.new_figure`` is not managed by pyplot, so as a last expression it would show as
+    text and the page's figure would have no image."""
+    import ast
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    for i, cell in enumerate(cells):
+        if "figure" not in cell.get("metadata", {}).get("mystnb", {}):
+            continue
+        tree = ast.parse(_source(cell))
+        last = tree.body[-1] if tree.body else None
+        call = last.value if isinstance(last, ast.Expr) else None
+        func = getattr(call, "func", None)
+        name = getattr(func, "attr", getattr(func, "id", ""))
+        assert name in ("image", "static"), (
+            f"{path.name}, cell {i}: a figure cell must end with viz.image(fig) or "
+            "panel.static()"
+        )
