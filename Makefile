@@ -59,8 +59,9 @@ book: $(STAMP) cache-guard
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests/unit
 
+# two workers: the slow checks (a kernel per chapter, two small books) spread over both cores
 chapters-check: $(STAMP)
-	$(BIN)/python -m pytest -p no:xdist tests/chapters
+	$(BIN)/python -m pytest -n 2 --dist load tests/chapters
 
 # the lint and format gate: the library, the tests, the benchmarks and the chapters' code cells
 lint: $(STAMP)
@@ -95,7 +96,7 @@ chromium:
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium >/dev/null; }
 
 book-check: $(STAMP) chromium
-	$(BIN)/python -m pytest -p no:xdist tests/book
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests/book
 
 test: lint unit chapters-check notebooks book-check
 
