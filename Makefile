@@ -61,7 +61,7 @@ unit: $(STAMP)
 
 # two workers: the slow checks (a kernel per chapter, two small books) spread over both cores
 chapters-check: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist load tests/chapters
+	$(BIN)/python -m pytest -n 2 --dist worksteal tests/chapters
 
 # the lint and format gate: the library, the tests, the benchmarks and the chapters' code cells
 lint: $(STAMP)
