@@ -70,7 +70,10 @@ def finite_vs_infinite_figure(finite, infinite, k, starts=("isotropic", "Gaussia
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = new_figure(ncols=2, nrows=2, width=4.6, height=3.0)
+    # room on the left for the y labels and the mantissa tick labels of the log axes
+    fig, axes = new_figure(
+        ncols=2, nrows=2, width=4.6, height=3.0, margins=dict(left=0.11, wspace=0.32)
+    )
     t_f, t_i = finite.iterations[1:], infinite.iterations[1:]
     (ax0, ax1), (ax2, ax3) = axes
     for j, name in enumerate(starts):
