@@ -34,7 +34,16 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique
 
 
+def _add_code_css(app):
+    # the folder beside this module holds book_code.css (code cells sized to fit 88 columns)
+    from pathlib import Path
+
+    app.config.html_static_path.append(str(Path(__file__).parent / "book_static"))
+    app.add_css_file("book_code.css")
+
+
 def setup(app):
+    app.connect("builder-inited", _add_code_css)
     # Sphinx emits html-page-context with emit_firstresult: handlers after one that returns a
     # template name are skipped, so this one runs early (default priority is 500).
     app.connect("html-page-context", _drop_duplicate_scripts, priority=100)

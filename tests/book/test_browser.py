@@ -41,6 +41,10 @@ INSPECT_PAGE = r"""
     text: text.textContent,
     broken_images: images.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute("src")),
     links: [...document.querySelectorAll("a[href]")].map(a => a.href),
+    // code cells and their outputs that scroll sideways (the longest line of each, shortened)
+    wide_code: [...document.querySelectorAll("div.cell_input div.highlight pre, div.cell_output pre")]
+      .filter(e => e.scrollWidth > e.clientWidth + 1)
+      .map(e => e.textContent.split("\n").reduce((a, l) => (l.length > a.length ? l : a), "").slice(0, 60)),
   };
 })()
 """
@@ -162,6 +166,8 @@ def test_page_in_browser(page, server, browser, blocked_log):
         problems.append(f"raw TeX visible: {raw[:5]}")
     if found["broken_images"]:
         problems.append(f"images that did not load: {found['broken_images']}")
+    if found["wide_code"]:
+        problems.append(f"code that scrolls sideways: {found['wide_code'][:3]}")
     if bad := unresolved_links(report.url, found["links"]):
         problems.append(f"broken internal links: {bad[:5]}")
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
@@ -184,6 +190,7 @@ BROKEN_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
 <span class="math">\\(y\\)</span>
 <a href="missing.html">a broken link</a> <a href="ok.html#nowhere">a broken anchor</a> <a href="ok.html#here">fine</a>
 <img src="missing.png">
+<div class="cell_input" style="width: 200px"><div class="highlight"><pre style="overflow-x: auto">a_code_line_far_longer_than_its_box = "so wide that it scrolls sideways in it"</pre></div></div>
 <script>console.error("deliberate error")</script>
 </body></html>"""
 
@@ -214,5 +221,6 @@ def test_checks_catch_a_broken_page(tmp_path, browser):
     assert found["untypeset"], "a .math element without MathJax output must be reported"
     assert raw_tex(found["text"]), "raw TeX in the page must be reported"
     assert found["broken_images"] == ["missing.png"]
+    assert found["wide_code"], "a code cell that scrolls sideways must be reported"
     bad = unresolved_links(report.url, found["links"], html_root=tmp_path)
     assert len(bad) == 2 and "missing.html" in bad[0] and "#nowhere" in bad[1]
