@@ -2,7 +2,8 @@
 built).
 
 Every page of the table of contents exists; every labelled figure of every chapter is in its page
-with an image file that exists; no page shows a Python traceback.
+with an image file that exists; no page shows a Python traceback; in the notebooks the build
+executed, every widget is a panel's, shown by a cell ``<panel>.widget()``.
 """
 
 import json
@@ -13,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
+EXECUTED = ROOT / "_build" / "jupyter_execute" / "chapters"
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def toc_files():
@@ -89,3 +92,29 @@ def test_launch_buttons_point_to_this_chapter(notebook):
         repository_url()
     }
     assert not foreign, f"repository URLs other than the one in _config.yml: {foreign}"
+
+
+@pytest.mark.parametrize(
+    "notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem
+)
+def test_only_panels_display_widgets(notebook):
+    """The build executed every cell of the chapter; only a panel's own cell shows a widget.
+
+    (tests/chapters/test_panels_live.py drives the panels in a live kernel but executes only the
+    cells they need; this covers the rest of the chapter.)
+    """
+    executed = EXECUTED / notebook.name
+    assert executed.is_file(), f"{executed} missing: build the book first (make book)"
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    panel_cells, stray = 0, []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"]).strip()
+        shows = [o for o in cell.get("outputs", []) if WIDGET in o.get("data", {})]
+        if re.fullmatch(r"\w+\.widget\(\)", source):
+            panel_cells += bool(shows)
+        elif shows:
+            stray.append(source.splitlines()[0])
+    assert not stray, f"{notebook.stem}: widgets displayed outside a panel by {stray}"
+    assert panel_cells, f"{notebook.stem}: no cell displayed a panel's widget"

@@ -27,3 +27,54 @@ def code_tree(path):
             if not line.lstrip().startswith(("%", "!"))
         ]
     return ast.parse("\n".join(lines), filename=str(path))
+
+
+def _names(tree):
+    """The names a piece of code binds at its top level and the names it reads anywhere."""
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound.add((alias.asname or alias.name).split(".")[0])
+    return bound, read
+
+
+def _makes_or_uses_panel(tree):
+    """Whether code calls a panel factory (``..._panel(...)``, ``Panel(...)``) or names panel."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "panel":
+            return True
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = (
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else getattr(func, "id", "")
+            )
+            if name == "Panel" or name.endswith("_panel"):
+                return True
+    return False
+
+
+def panel_slice(path):
+    """The code cells a chapter's panels need, in order: every cell that mentions a panel and,
+    going backwards, every earlier cell that binds a name one of the kept cells reads.
+
+    The rest (the chapter's long experiments) is left out; the book build executes it. The
+    selection over-approximates (a name read inside a function counts, whether or not it is
+    local), so a cell the panels need is never left out for want of a name.
+    """
+    sources = cells(path, "code")
+    trees = [ast.parse(s) for s in sources]
+    keep = {i for i, tree in enumerate(trees) if _makes_or_uses_panel(tree)}
+    needed = set()
+    for i in range(len(sources) - 1, -1, -1):
+        bound, read = _names(trees[i])
+        if i in keep or bound & needed:
+            keep.add(i)
+            needed |= read
+    return [sources[i] for i in sorted(keep)]

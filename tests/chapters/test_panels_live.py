@@ -1,19 +1,23 @@
 """Every chapter's panel, driven in a live kernel the way a browser drives it.
 
 For each chapter: start a kernel, record every :class:`metalib.viz.Panel` the chapter creates
-(``Panel.__init__`` is wrapped before the chapter's cells run), execute the code cells, then, for
+(``Panel.__init__`` is wrapped before the chapter's cells run), execute the code cells its panels
+need (:func:`_chapter_code.panel_slice`: the cells that make or show a panel and the earlier cells
+that bind a name they read; the chapter's long experiments are left to the book build), then, for
 each control of each panel, send the kernel the comm message a front end sends when the reader
 releases a slider (``{"method": "update", "state": {"value": v}}``, or ``{"index": i}`` for a
 selection widget) at the control's minimum, its maximum and back to its default, and after each
 one put every control back at its default. The test fails on
 
-* any error output or a traceback on stderr (in the chapter's cells or after an update);
-* a widget displayed by the chapter that is not a panel (a control outside a panel's design);
+* any error output or a traceback on stderr (in the executed cells or after an update);
+* a widget displayed by those cells that is not a panel (a control outside a panel's design);
 * a panel whose widget is not exactly its controls, a status line and an image;
 * an update that changes the panel's values but sends no new image, or sends two (counted as
   the kernel's ``update`` messages carrying a ``value`` buffer on the panel's image model).
 
-A chapter that makes no panel fails.
+A chapter that makes no panel fails. Every cell of every chapter is executed once by the strict
+book build, which fails on an error; ``tests/book/test_built_book.py`` checks its executed
+notebooks for widgets displayed outside a panel.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import sys
 import time
 
 import pytest
-from _chapter_code import CHAPTERS, ROOT, cells
+from _chapter_code import CHAPTERS, ROOT, cells, panel_slice
 
 jupyter_client = pytest.importorskip("jupyter_client")
 
@@ -209,9 +213,9 @@ def test_panel_survives_the_front_end(path):
             kernel.execute(INSTRUMENT + DESCRIBE), "instrumentation"
         )
         shown = []
-        for i, source in enumerate(cells(path, "code")):
+        for source in panel_slice(path):
             out = kernel.execute(source)
-            failures += problems_in(out, f"cell {i}")
+            failures += problems_in(out, f"cell {source.splitlines()[0]!r}")
             shown += displayed_widgets(out)
         assert not failures, "\n".join(failures)
         panels = describe(kernel)
