@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.colors import LogNorm
-from matplotlib.ticker import FixedLocator, NullLocator
 
 from .. import erm_vs_maml
 from ..validation import as_array, check_in_range, check_positive_int
 from .panel import Panel
-from .style import METHOD_STYLE, THEORY_STYLE, new_figure
+from .style import METHOD_STYLE, THEORY_STYLE, new_figure, plain_log_axis
 
 __all__ = [
     "GAIN_MAP_MARKS",
@@ -45,25 +44,6 @@ GAIN_MAP_MARKS = (
 )
 
 _HARD, _EASY = "tab:blue", "tab:orange"
-
-
-def _plain_log_ticks(axis, low, high):
-    """Ticks 1, 2, 5 x 10^k between ``low`` and ``high`` with plain labels, no minor ticks.
-
-    Matplotlib's default log ticks are mathtext labels (``10^{-1}``), whose layout dominates
-    the time of a redraw; plain labels keep a panel under its budget.
-    """
-    ticks = [
-        m * 10.0**k
-        for k in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
-        for m in (1, 2, 5)
-        if low <= m * 10.0**k <= high
-    ]
-    if len(ticks) > 7:
-        ticks = [t for t in ticks if np.isclose(np.log10(t) % 1, 0)]
-    axis.set_major_locator(FixedLocator(ticks))
-    axis.set_major_formatter(lambda v, _: f"{v:g}")
-    axis.set_minor_locator(NullLocator())
 
 
 def plot_hardness(rho_H=0.1, rho_E=0.9, alpha=1.0, steps=10, N_values=(1, 2, 3)):
@@ -258,7 +238,7 @@ def plot_gain_heatmap(
     ]
     cbar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
     cbar.minorticks_off()
-    _plain_log_ticks(ax.xaxis, R_H_grid.min(), R_H_grid.max())
+    plain_log_axis(ax, "x")
     # plain text, not mathtext: parsing a new mathtext title costs more than the whole map
     ax.set_title(
         f"α = {alpha:g}, ρ_H = {rho_H:g}, ρ_E = {rho_E:g}, p_H = {p_H:g}, N = {N}:  "
@@ -364,8 +344,7 @@ def plot_gain_vs_tau(
             ax.text(t * 1.08, low * 1.15, name, color="gray")
     ax.set_xlim(lo, hi)
     ax.set_ylim(low, high)
-    _plain_log_ticks(ax.xaxis, lo, hi)
-    _plain_log_ticks(ax.yaxis, low, high)
+    plain_log_axis(ax, "xy")
     ax.set_xlabel(r"test-time samples $\tau$")
     ax.set_ylabel(
         r"$G=\mathcal{E}_\tau(\theta_{\rm ERM})/\mathcal{E}_\tau(\theta_{\rm MAML})$"

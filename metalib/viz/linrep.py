@@ -9,14 +9,22 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
-from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from .. import linrep
 from ..subspace import random_orthonormal
 from ..validation import check_choice, check_in_range
 from .panel import Panel, link_max
-from .style import LABELS, METHOD_STYLE, STOP_MARK, THEORY_STYLE, new_figure
+from .style import (
+    LABELS,
+    METHOD_STYLE,
+    STOP_MARK,
+    THEORY_STYLE,
+    new_figure,
+    plain_log_axis,
+)
 
 __all__ = [
     "YLABELS",
@@ -33,35 +41,6 @@ YLABELS = {
     "conditioning": "‖I − αBₜᵀBₜ‖",
     "head_norm": "‖wₜ‖",
 }
-
-_SUPERSCRIPT = str.maketrans(
-    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
-)
-
-
-def _power_of_ten(value, _position=None):
-    """A decade tick label as plain text with Unicode superscripts ("10⁻⁵")."""
-    if value <= 0:
-        return ""
-    exponent = round(float(np.log10(value)))
-    if not np.isclose(value, 10.0**exponent, rtol=1e-6):
-        return ""
-    return "10" + str(exponent).translate(_SUPERSCRIPT)
-
-
-def log_axis(ax, axis="y"):
-    """A logarithmic axis with decade ticks labelled in plain text, and no minor ticks.
-
-    Matplotlib's default labels are mathtext (``$10^{-5}$``), which costs more to lay out than
-    the rest of a panel's redraw, and its minor ticks are dozens of artists; these labels look
-    the same and cost almost nothing.
-    """
-    which = ax.yaxis if axis == "y" else ax.xaxis
-    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
-    which.set_major_locator(LogLocator(base=10, numticks=8))
-    which.set_major_formatter(FuncFormatter(_power_of_ten))
-    which.set_minor_locator(NullLocator())
-
 
 #: legend suffixes of the right-hand axes (plain text: mathtext costs more than a redraw)
 COND_SUFFIX = ": ‖I − αBᵀB‖"
@@ -148,7 +127,7 @@ def plot_trajectories(
                 last = seen[-1]
                 ax.plot(t[last], values[trial, last], color=style["color"], **STOP_MARK)
     if log:
-        log_axis(ax)
+        plain_log_axis(ax, "y")
     ax.set_xlabel("iteration t")
     ax.set_ylabel(YLABELS[quantity])
 
@@ -329,18 +308,16 @@ def draw_linrep(
     return fig
 
 
-#: the panel's defaults: small enough to redraw in well under 200 ms
-LINREP_DEFAULTS = dict(
-    method="exact_anil",
-    alpha=0.1,
-    beta=0.1,
-    mu=1.0,
-    n=3,
-    d=20,
-    k=3,
-    samples="population",
-    iterations=600,
-)
+#: what the panel keeps fixed: 3 trials, a start at distance 0.9, seed 0 (draw_linrep's defaults)
+_FIXED = ("trials", "dist0", "seed")
+
+#: the panel's controls at their defaults, which are :func:`draw_linrep`'s own (small enough to
+#: redraw in well under 200 ms)
+LINREP_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(draw_linrep).parameters.items()
+    if name not in _FIXED
+}
 
 
 def linrep_panel(**overrides):
@@ -380,6 +357,9 @@ def linrep_panel(**overrides):
     return Panel(
         draw_linrep,
         controls,
-        fixed=dict(trials=3, dist0=0.9, seed=0),
+        fixed={
+            name: inspect.signature(draw_linrep).parameters[name].default
+            for name in _FIXED
+        },
         links=[link_max("d", "k", lambda d: min(10, d // 2))],
     )

@@ -17,7 +17,14 @@ from .. import overparam
 from ..linrep import initial_representation
 from ..validation import check_in_range, check_positive_int
 from .panel import Panel
-from .style import LABELS, METHOD_STYLE, STOP_MARK, THEORY_STYLE, new_figure
+from .style import (
+    LABELS,
+    METHOD_STYLE,
+    STOP_MARK,
+    THEORY_STYLE,
+    new_figure,
+    plain_log_axis,
+)
 
 __all__ = [
     "plot_z_scores",
@@ -33,64 +40,8 @@ __all__ = [
 
 _ORACLE = dict(color="k", ls=":", lw=1.2)
 
-_SUPERSCRIPT = str.maketrans(
-    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
-)
-
-
-def _power(exponent):
-    return "10" + str(int(exponent)).translate(_SUPERSCRIPT)
-
-
-def _tick_label(value):
-    """``0.2``, ``5``, ``100`` in plain digits; ``10⁻⁴``, ``2·10⁵`` outside [1e-3, 1e5)."""
-    if 1e-3 <= value < 1e5:
-        return f"{value:g}"
-    exponent = np.floor(np.log10(value) + 1e-9)
-    mantissa = round(value / 10.0**exponent)
-    return _power(exponent) if mantissa == 1 else f"{mantissa}\u00b7{_power(exponent)}"
-
-
-def _log_ticks(low, high):
-    """Ticks and their labels for a log axis from ``low`` to ``high``.
-
-    Decades labelled ``10ⁿ`` (every other one or fewer when there are many) over more than
-    two decades and a half; 1-2-5 below that, and 1 to 9 within one decade, in plain digits.
-    """
-    low, high = sorted((low, high))
-    decades = np.arange(np.floor(np.log10(low)), np.ceil(np.log10(high)) + 1)
-    if high / low >= 300:
-        exponents = decades[:: max(1, int(np.ceil(len(decades) / 7)))]
-        exponents = exponents[_within(10.0**exponents, low, high)]
-        return 10.0**exponents, [_power(e) for e in exponents]
-    subs = np.arange(1.0, 10.0) if high / low < 10 else np.array([1.0, 2.0, 5.0])
-    ticks = (10.0 ** decades[:, None] * subs).ravel()
-    ticks = ticks[_within(ticks, low, high)]
-    return ticks, [_tick_label(v) for v in ticks]
-
-
-def _within(values, low, high):
-    return (values >= low * (1 - 1e-9)) & (values <= high * (1 + 1e-9))
-
-
 #: a panel's title at a fixed height: an automatic one measures every tick label of the axes
 _TITLE = dict(fontsize=10, y=1.0)
-
-
-def _cheap_log_axes(ax):
-    """Fixed, plain-text major ticks and no minor ticks on a log-log axes.
-
-    Matplotlib's default log ticks create a tick object for every minor tick and typeset every
-    label as mathtext, which a new figure parses again on each redraw: together more than half of
-    a panel's redraw. Call after the limits are final.
-    """
-    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
-
-    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-        ticks, labels = _log_ticks(*limits)
-        axis.set_major_locator(FixedLocator(ticks))
-        axis.set_major_formatter(FixedFormatter(labels))
-        axis.set_minor_locator(NullLocator())
 
 
 def plot_width_penalty(
@@ -184,7 +135,7 @@ def plot_width_penalty(
             [everything, means + 2 * ses, np.maximum(means - 2 * ses, 1e-12)]
         )
     ax.set_ylim(0.7 * everything.min(), 1.4 * everything.max())
-    _cheap_log_axes(ax)
+    plain_log_axis(ax, "xy")
     ax.set_xlabel(r"samples of the new task $\tau$")
     ax.set_ylabel("one-step excess risk $R$")
     trace = float(np.trace(np.asarray(head_cov, dtype=float))) + sigma**2
@@ -324,7 +275,7 @@ def plot_unlearning(
     ax1.set_xlabel("iteration $t$")
     ax1.set_ylabel(r"singular values of $B_t$ (FO-ANIL)")
     for ax in (ax0, ax1):
-        _cheap_log_axes(ax)
+        plain_log_axis(ax, "xy")
     ax1.set_title(f"top {k} settle; the other {k_width - k} (red) decay", **_TITLE)
     return fig, fo, mtl
 

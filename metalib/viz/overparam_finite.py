@@ -11,11 +11,10 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from ..validation import check_choice, check_in_range, check_positive_float
 from .panel import Panel
-from .style import METHOD_STYLE, STOP_MARK, THEORY_STYLE, new_figure
+from .style import METHOD_STYLE, STOP_MARK, THEORY_STYLE, new_figure, plain_log_axis
 
 __all__ = [
     "finite_vs_infinite_figure",
@@ -26,21 +25,6 @@ __all__ = [
 ]
 
 _START_COLOR = {"isotropic": "tab:blue", "Gaussian": "tab:red"}
-
-
-def _plain_log_ticks(ax):
-    """Log axes labelled as plain text, without minor ticks: the default labels are typeset as
-    math, and laying them out and the minor ticks costs more than the panel's simulation. Ticks
-    at the powers of ten, at 1, 2 and 5 times them on an axis spanning one or two decades, and
-    at round values on an axis spanning less than a decade."""
-    for axis, (low, high) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-        if high < 10 * low:
-            axis.set_major_locator(MaxNLocator(nbins=4))
-        else:
-            subs = (1.0, 2.0, 5.0) if high < 100 * low else (1.0,)
-            axis.set_major_locator(LogLocator(subs=subs))
-        axis.set_minor_locator(NullLocator())
-        axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
 
 
 def _stop(ax, traj, j, values, color):
@@ -274,7 +258,7 @@ def draw_finite_tasks(
         ax.set_title(name, fontsize=9)
         # plain text: typesetting math costs time at each render
         ax.set_xlabel("iteration t")
-        _plain_log_ticks(ax)
+        plain_log_axis(ax, "xy")
     axes[0].legend(fontsize=7, loc="lower left")
     return fig
 

@@ -3,14 +3,17 @@
 Every part draws its methods with :data:`METHOD_STYLE` and names them with :data:`LABELS`, so that
 FO-ANIL is the same colour in Part I and Part IV. Figures are made with :func:`new_figure`, which
 uses fixed margins (a tight bounding box measures every tick label and costs more than most of the
-book's simulations), and encoded with :func:`to_png`.
+book's simulations), and encoded with :func:`to_png`. Logarithmic axes get plain-text tick labels
+from :func:`plain_log_axis` (one tick rule for the whole book, :func:`log_ticks`).
 """
 
 from __future__ import annotations
 
 import io
 
+import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter, Locator, MaxNLocator, NullLocator
 
 __all__ = [
     "METHOD_STYLE",
@@ -19,6 +22,8 @@ __all__ = [
     "STOP_MARK",
     "new_figure",
     "to_png",
+    "log_ticks",
+    "plain_log_axis",
 ]
 
 #: display name of every method of the book, all parts
@@ -100,3 +105,100 @@ def image(fig, dpi=100):
     from IPython.display import Image
 
     return Image(data=to_png(fig, dpi=dpi), format="png")
+
+
+_SUPERSCRIPT = str.maketrans(
+    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def _power(exponent):
+    return "10" + str(int(exponent)).translate(_SUPERSCRIPT)
+
+
+def _tick_label(value):
+    """``0.2``, ``5``, ``100`` in plain digits; ``10⁻⁴``, ``2·10⁵`` outside [1e-3, 1e5)."""
+    if 1e-3 <= value < 1e5:
+        return f"{value:g}"
+    exponent = np.floor(np.log10(value) + 1e-9)
+    mantissa = round(value / 10.0**exponent)
+    return _power(exponent) if mantissa == 1 else f"{mantissa}\u00b7{_power(exponent)}"
+
+
+def _within(values, low, high):
+    return (values >= low * (1 - 1e-9)) & (values <= high * (1 + 1e-9))
+
+
+def log_ticks(low, high):
+    """Ticks and their labels for a logarithmic axis from ``low`` to ``high`` (both positive).
+
+    Over more than two decades and a half: the decades, labelled ``10ⁿ`` (every other one, or
+    fewer, when there are more than 7). Below that: 1, 2 and 5 times the decades, and 1 to 9 times
+    within a single decade, in plain digits (``10⁻⁴``, ``2·10⁵`` outside [1e-3, 1e5)); on a range
+    too narrow for two of those, a few evenly spaced round values.
+
+    Returns
+    -------
+    ticks : ndarray
+    labels : list of str
+    """
+    low, high = sorted((float(low), float(high)))
+    if not (np.isfinite(low) and np.isfinite(high)) or low <= 0:
+        return np.array([]), []
+    decades = np.arange(np.floor(np.log10(low)), np.ceil(np.log10(high)) + 1)
+    if high / low >= 300:
+        exponents = decades[:: max(1, int(np.ceil(len(decades) / 7)))]
+        exponents = exponents[_within(10.0**exponents, low, high)]
+        return 10.0**exponents, [_power(e) for e in exponents]
+    subs = np.arange(1.0, 10.0) if high / low < 10 else np.array([1.0, 2.0, 5.0])
+    ticks = (10.0 ** decades[:, None] * subs).ravel()
+    ticks = ticks[_within(ticks, low, high)]
+    if ticks.size < 2:
+        ticks = MaxNLocator(nbins=3).tick_values(low, high)
+        ticks = ticks[_within(ticks, low, high) & (ticks > 0)]
+        return ticks, [f"{v:.4g}" for v in ticks]
+    return ticks, [_tick_label(v) for v in ticks]
+
+
+class _LogTicks(Locator):
+    """Major ticks from :func:`log_ticks` over the axis's view limits at draw time."""
+
+    def __call__(self):
+        return self.tick_values(*self.axis.get_view_interval())
+
+    def tick_values(self, vmin, vmax):
+        return log_ticks(vmin, vmax)[0]
+
+
+class _LogLabels(Formatter):
+    """The labels :func:`log_ticks` gives for the axis's view limits."""
+
+    def format_ticks(self, values):
+        ticks, labels = log_ticks(*self.axis.get_view_interval())
+        out = []
+        for v in values:
+            same = np.flatnonzero(np.isclose(ticks, v, rtol=1e-9, atol=0))
+            out.append(labels[same[0]] if same.size else self(v))
+        return out
+
+    def __call__(self, x, pos=None):
+        return _tick_label(x) if x > 0 else ""
+
+
+def plain_log_axis(ax, which="y"):
+    """Make the ``which`` axis (``"x"``, ``"y"`` or ``"xy"``) of ``ax`` logarithmic, with
+    :func:`log_ticks` ticks labelled in plain text and no minor ticks.
+
+    Matplotlib's default log ticks typeset every label as mathtext, which a new figure lays out
+    again at each redraw, and make an artist for every minor tick: together more than half of a
+    panel's redraw. These ticks follow the view limits when the figure is drawn, so the limits
+    may be set before or after the call.
+    """
+    if which not in ("x", "y", "xy"):
+        raise ValueError(f'which must be "x", "y" or "xy", got {which!r}')
+    for name in which:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        (ax.set_xscale if name == "x" else ax.set_yscale)("log")
+        axis.set_major_locator(_LogTicks())
+        axis.set_major_formatter(_LogLabels())
+        axis.set_minor_locator(NullLocator())

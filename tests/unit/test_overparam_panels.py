@@ -6,7 +6,6 @@ import pytest
 
 from metalib import viz
 from metalib.subspace import random_orthonormal
-from metalib.viz.overparam import _log_ticks
 
 D, K = 50, 5
 B_STAR = random_orthonormal(D, K, np.random.default_rng(0))
@@ -52,13 +51,3 @@ def test_every_control_at_both_ends_draws(which):
 def test_invalid_values_are_refused_by_name(which, values, argument):
     png, message = panels()[which].render(**values)
     assert png is None and message.startswith(argument), message
-
-
-@pytest.mark.parametrize(
-    "low, high", [(1, 5000), (0.3, 20), (1e-4, 30), (2.5, 7), (0.7, 0.95), (1e-6, 1e9)]
-)
-def test_log_ticks_lie_inside_and_are_labelled(low, high):
-    ticks, labels = _log_ticks(low, high)
-    assert len(ticks) >= 2 and len(labels) == len(ticks)
-    assert np.all((ticks >= low * (1 - 1e-9)) & (ticks <= high * (1 + 1e-9)))
-    assert np.all(np.diff(ticks) > 0) and all(labels)

@@ -274,3 +274,47 @@ def test_viz_refuses_private_part_names():
         viz._style  # noqa: B018
     with pytest.raises(AttributeError):
         viz.no_such_part  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "low, high",
+    [
+        (1, 5000),
+        (0.3, 20),
+        (1e-4, 30),
+        (2.5, 7),
+        (0.7, 0.95),
+        (1e-6, 1e9),
+        (3.85, 3.99),
+    ],
+)
+def test_log_ticks_lie_inside_increase_and_are_labelled(low, high):
+    ticks, labels = viz.style.log_ticks(low, high)
+    assert len(ticks) >= 2 and len(labels) == len(ticks)
+    assert np.all((ticks >= low * (1 - 1e-9)) & (ticks <= high * (1 + 1e-9)))
+    assert np.all(np.diff(ticks) > 0) and all(labels)
+
+
+def test_log_ticks_labels_are_plain_text():
+    assert viz.style.log_ticks(1e-5, 1e-1)[1] == ["10\u207b\u2075", "10\u207b\u2074",
+        "10\u207b\u00b3", "10\u207b\u00b2", "10\u207b\u00b9"]  # fmt: skip
+    assert viz.style.log_ticks(0.3, 20)[1] == ["0.5", "1", "2", "5", "10", "20"]
+    assert viz.style.log_ticks(2e5, 9e5)[1] == [
+        f"{m}\u00b710\u2075" for m in range(2, 10)
+    ]
+    ticks, labels = viz.style.log_ticks(0, 1)  # no log axis reaches 0: no ticks
+    assert ticks.size == 0 and labels == []
+
+
+def test_plain_log_axis_ticks_follow_the_limits_set_after_it():
+    fig, ax = viz.new_figure()
+    ax.plot([1, 10, 100], [1e-6, 1e-3, 1.0])
+    viz.style.plain_log_axis(ax, "xy")
+    ax.set_ylim(1e-6, 1.0)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert ax.get_yscale() == ax.get_xscale() == "log"
+    assert labels == viz.style.log_ticks(1e-6, 1.0)[1]
+    assert not ax.yaxis.get_minor_ticks() and "$" not in "".join(labels)
+    with pytest.raises(ValueError, match="which"):
+        viz.style.plain_log_axis(ax, "z")

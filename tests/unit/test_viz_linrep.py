@@ -75,14 +75,6 @@ def test_each_run_is_drawn_and_stops_are_marked(rng):
     assert all(np.all(np.isfinite(line.get_ydata())) for line in runs)
 
 
-def test_log_axes_label_decades_in_plain_text():
-    from metalib.viz.linrep import _power_of_ten
-
-    assert _power_of_ten(1e-5) == "10\u207b\u2075"
-    assert _power_of_ten(100.0) == "10\u00b2"
-    assert _power_of_ten(3e-5) == "" and _power_of_ten(0.0) == ""
-
-
 def test_chapter00_panel_links_k_to_d():
     panel = viz.subspace.random_distance_panel()
     panel.controls["d"].value = 3
