@@ -35,7 +35,7 @@ import numpy as np
 
 from ..linalg import transpose
 from ..validation import as_array, check_choice, check_positive_float, check_same
-from .model import METHODS
+from .model import METHODS, _check_heads
 
 __all__ = [
     "population_meta_loss",
@@ -212,17 +212,9 @@ def _check_finite(total, parts, inputs):
 
 
 def _population_tasks(B, B_star, heads):
-    B_star = as_array("B_star", B_star, min_ndim=2, finite=False)
-    heads = as_array("heads", heads, min_ndim=2, finite=False)
+    B_star, heads = _check_heads(B_star, heads, finite=False)
     check_same("d (rows)", "B", B.shape[-2], "B_star", B_star.shape[-2])
     check_same("k (columns)", "B", B.shape[-1], "B_star", B_star.shape[-1])
-    check_same(
-        "k (columns of B_star vs length of each head)",
-        "B_star",
-        B_star.shape[-1],
-        "heads",
-        heads.shape[-1],
-    )
     return B_star, heads
 
 

@@ -120,6 +120,24 @@ def _draw_heads(rng, scales, size):
     return rng.standard_normal((*size, scales.shape[-1])) * scales[..., None, :]
 
 
+def _check_heads(B_star, heads, finite=True):
+    """``B_star`` (..., d, k) and ``heads`` (..., n, k) as arrays whose ``k`` agree.
+
+    Raises ``ValueError`` naming ``B_star`` or ``heads``. Shared by the task sampler and the
+    population losses (``finite=False`` there: their overflow check names the argument later).
+    """
+    B_star = as_array("B_star", B_star, min_ndim=2, finite=finite)
+    heads = as_array("heads", heads, min_ndim=2, finite=finite)
+    check_same(
+        "k (columns of B_star vs length of each head)",
+        "B_star",
+        B_star.shape[-1],
+        "heads",
+        heads.shape[-1],
+    )
+    return B_star, heads
+
+
 def sample_task_data(rng, B_star, heads, m, sigma=0.0):
     """Draw ``m`` samples per task: ``x ~ N(0, I_d)``, ``y = <B_star theta_i, x> + sigma * noise``.
 
@@ -141,15 +159,7 @@ def sample_task_data(rng, B_star, heads, m, sigma=0.0):
     y : ndarray, shape (..., n, m)
     """
     rng = check_rng("rng", rng)
-    B_star = as_array("B_star", B_star, min_ndim=2)
-    heads = as_array("heads", heads, min_ndim=2)
-    check_same(
-        "k (columns of B_star vs length of each head)",
-        "B_star",
-        B_star.shape[-1],
-        "heads",
-        heads.shape[-1],
-    )
+    B_star, heads = _check_heads(B_star, heads)
     m = check_positive_int("m", m)
     sigma = check_nonnegative_float("sigma", sigma)
     try:
