@@ -48,3 +48,24 @@ def public_callables(module, exclude=()):
         and not is_warning(getattr(module, name))
         and name not in set(exclude)
     }
+
+
+def bad_input_tests(cases, module, exclude=(), **options):
+    """The two tests of a part's bad-input file, to bind at its top level:
+
+    ``test_bad_input_names_the_argument`` (one test per case; ``options`` go to
+    :func:`check_names_argument`) and ``test_every_callable_is_covered`` (the cases name exactly
+    the callables of ``module.__all__``, ``exclude`` left out).
+    """
+    params = case_params(cases)
+
+    @pytest.mark.parametrize("name, i", params, ids=[f"{n}-{i}" for n, i in params])
+    def test_bad_input_names_the_argument(name, i):
+        call, argument = cases[name][i]
+        check_names_argument(call, argument, **options)
+
+    def test_every_callable_is_covered():
+        callables = public_callables(module, exclude=exclude)
+        assert callables == set(cases), sorted(callables ^ set(cases))
+
+    return test_bad_input_names_the_argument, test_every_callable_is_covered

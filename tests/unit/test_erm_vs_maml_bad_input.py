@@ -3,8 +3,7 @@ argument (wrong shape, negative or zero size, NaN, wrong type, unknown option), 
 or a silent NaN. The last test checks that every callable of ``__all__`` is covered."""
 
 import numpy as np
-import pytest
-from bad_input import case_params, check_names_argument, public_callables
+from bad_input import bad_input_tests
 
 from metalib import erm_vs_maml as em
 
@@ -269,15 +268,6 @@ CASES = {
 }
 
 
-PARAMS = case_params(CASES)
-
-
-@pytest.mark.parametrize("name, i", PARAMS, ids=[f"{n}-{i}" for n, i in PARAMS])
-def test_bad_input_names_the_argument(name, i):
-    call, argument = CASES[name][i]
-    check_names_argument(call, argument)
-
-
-def test_every_callable_is_covered():
-    callables = public_callables(em)
-    assert callables == set(CASES), sorted(callables ^ set(CASES))
+test_bad_input_names_the_argument, test_every_callable_is_covered = bad_input_tests(
+    CASES, em
+)

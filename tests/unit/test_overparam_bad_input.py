@@ -6,8 +6,7 @@ shapes), never numpy's error or a silent NaN. The last test checks that every ca
 import math
 
 import numpy as np
-import pytest
-from bad_input import case_params, check_names_argument, public_callables
+from bad_input import bad_input_tests
 
 from metalib import overparam as op
 from metalib.subspace import random_orthonormal
@@ -316,16 +315,7 @@ CASES = {
 }
 
 
-PARAMS = case_params(CASES)
-
-
-@pytest.mark.parametrize("name, i", PARAMS, ids=[f"{n}-{i}" for n, i in PARAMS])
-def test_bad_input_names_the_argument(name, i):
-    call, argument = CASES[name][i]
-    check_names_argument(call, argument, whole_word=True)
-
-
-def test_every_callable_is_covered():
-    # the finite-task experiment's names have their own cases in test_overparam_finite.py
-    callables = public_callables(op, exclude=op.finite_tasks.__all__)
-    assert callables == set(CASES), sorted(callables ^ set(CASES))
+# the finite-task experiment's names have their own cases in test_overparam_finite.py
+test_bad_input_names_the_argument, test_every_callable_is_covered = bad_input_tests(
+    CASES, op, exclude=op.finite_tasks.__all__, whole_word=True
+)
