@@ -15,6 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, Locator, MaxNLocator, NullLocator
 
+from .. import erm_vs_maml, linrep
+
 __all__ = [
     "METHOD_STYLE",
     "LABELS",
@@ -26,16 +28,12 @@ __all__ = [
     "plain_log_axis",
 ]
 
-#: display name of every method of the book, all parts
+#: display name of every method of the book, all parts (the parts' own names, which their
+#: warnings use, and the names of what only the figures show)
 LABELS = {
-    "exact_anil": "Exact ANIL",
-    "fo_anil": "FO-ANIL",
-    "exact_maml": "Exact MAML",
-    "fo_maml": "FO-MAML",
-    "avg_loss": "Average loss",
+    **linrep.LABELS,
     "multitask": "Multi-task learner",
-    "erm": "ERM",
-    "maml": "MAML",
+    **erm_vs_maml.LABELS,
     "ridge": "ridge head (strongly convex)",
     "mlp": "two-layer head (nonconvex)",
 }
