@@ -9,6 +9,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.requirements-installed
 JB_CACHE := _build/.jupyter_cache
+# Sphinx's record of the pages it has read: a page it holds as up to date is neither read nor
+# executed again, whatever the notebook cache says, so the two are cleared together
+SPHINX_ENV := _build/.doctrees
 # The notebook cache is keyed on notebook code only; this key adds the library, so that a
 # change in metalib/ re-executes every chapter instead of serving stale outputs.
 LIB_KEY := _build/.metalib-key
@@ -43,7 +46,8 @@ cache-guard: $(STAMP)
 	@mkdir -p _build
 	@key=$$(find metalib -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1); \
 	if [ "$$(cat $(LIB_KEY) 2>/dev/null)" != "$$key" ]; then \
-	  rm -rf $(JB_CACHE); echo "$$key" > $(LIB_KEY); echo "metalib changed: notebook cache cleared"; fi
+	  rm -rf $(JB_CACHE) $(SPHINX_ENV); echo "$$key" > $(LIB_KEY); \
+	  echo "metalib changed: every chapter will be executed again"; fi
 
 # The reader's environment, made as Binder (repo2docker) makes it: binder/requirements.txt installed
 # from the repository root. Its Python is registered as the kernel "python3" in READER_KERNELS, which
@@ -73,7 +77,7 @@ lint: $(STAMP)
 # execute.timeout (_config.yml), fails it and names the cell. For one chapter at a time use nbval:
 # .venv/bin/python -m pytest -p no:xdist chapters/NN_x.ipynb
 notebooks: $(STAMP)
-	rm -rf $(READER) $(READER_KERNELS) $(JB_CACHE) $(LIB_KEY)
+	rm -rf $(READER) $(READER_KERNELS) $(JB_CACHE) $(SPHINX_ENV) $(LIB_KEY)
 	$(PYTHON) -m venv $(READER)
 	$(READER)/bin/python -m pip install --quiet -r binder/requirements.txt
 	$(READER)/bin/python -m ipykernel install --prefix $(CURDIR)/$(READER_KERNELS) --name python3 \

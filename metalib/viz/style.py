@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import Formatter, Locator, MaxNLocator, NullLocator
+from matplotlib.ticker import Formatter, Locator, LogLocator, MaxNLocator, NullLocator
 
 from .. import erm_vs_maml, linrep
 
@@ -87,10 +87,30 @@ def new_figure(ncols=1, nrows=1, width=5.0, height=3.4, margins=None):
     return fig, axes
 
 
-def to_png(fig, dpi=80):
-    """Encode ``fig`` as PNG bytes (no tight bounding box: the margins are fixed)."""
+def to_png(fig, dpi=80, tight=False):
+    """Encode ``fig`` as PNG bytes.
+
+    A panel's redraw keeps the figure's fixed margins (``tight=False``): measuring every label
+    for a tight bounding box costs more than most of the book's simulations. A figure drawn once
+    for the page (:func:`image`) is cropped to what it draws (``tight=True``), so that no label
+    is cut off whatever its width.
+
+    Every log axis still on matplotlib's default ticks gets the book's (:func:`plain_log_axis`)
+    first, so that all figures label log axes one way; ticks a figure set itself are kept.
+    """
+    for ax in fig.axes:
+        for name in "xy":
+            axis = ax.xaxis if name == "x" else ax.yaxis
+            if (
+                axis.get_scale() == "log"
+                and type(axis.get_major_locator()) is LogLocator
+            ):
+                plain_log_axis(ax, name)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    if tight:
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.08)
+    else:
+        fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
@@ -102,7 +122,7 @@ def image(fig, dpi=100):
     """
     from IPython.display import Image
 
-    return Image(data=to_png(fig, dpi=dpi), format="png")
+    return Image(data=to_png(fig, dpi=dpi, tight=True), format="png")
 
 
 _SUPERSCRIPT = str.maketrans(
@@ -127,13 +147,18 @@ def _within(values, low, high):
     return (values >= low * (1 - 1e-9)) & (values <= high * (1 + 1e-9))
 
 
+#: most ticks a log axis gets below two decades and a half (more crowd the labels of a small panel)
+_MOST_TICKS = 6
+
+
 def log_ticks(low, high):
     """Ticks and their labels for a logarithmic axis from ``low`` to ``high`` (both positive).
 
     Over more than two decades and a half: the decades, labelled ``10ⁿ`` (every other one, or
-    fewer, when there are more than 7). Below that: 1, 2 and 5 times the decades, and 1 to 9 times
-    within a single decade, in plain digits (``10⁻⁴``, ``2·10⁵`` outside [1e-3, 1e5)); on a range
-    too narrow for two of those, a few evenly spaced round values.
+    fewer, when there are more than 7). Below that, the first of 1 to 9 times the decades, 1, 2
+    and 5 times them, or the decades alone that gives 2 to 6 ticks, in plain digits (``10⁻⁴``,
+    ``2·10⁵`` outside [1e-3, 1e5)); on a range too narrow for two of those, a few evenly spaced
+    round values.
 
     Returns
     -------
@@ -148,14 +173,14 @@ def log_ticks(low, high):
         exponents = decades[:: max(1, int(np.ceil(len(decades) / 7)))]
         exponents = exponents[_within(10.0**exponents, low, high)]
         return 10.0**exponents, [_power(e) for e in exponents]
-    subs = np.arange(1.0, 10.0) if high / low < 10 else np.array([1.0, 2.0, 5.0])
-    ticks = (10.0 ** decades[:, None] * subs).ravel()
-    ticks = ticks[_within(ticks, low, high)]
-    if ticks.size < 2:
-        ticks = MaxNLocator(nbins=3).tick_values(low, high)
-        ticks = ticks[_within(ticks, low, high) & (ticks > 0)]
-        return ticks, [f"{v:.4g}" for v in ticks]
-    return ticks, [_tick_label(v) for v in ticks]
+    for subs in (np.arange(1.0, 10.0), np.array([1.0, 2.0, 5.0]), np.array([1.0])):
+        ticks = (10.0 ** decades[:, None] * subs).ravel()
+        ticks = ticks[_within(ticks, low, high)]
+        if 2 <= ticks.size <= _MOST_TICKS:
+            return ticks, [_tick_label(v) for v in ticks]
+    ticks = MaxNLocator(nbins=3).tick_values(low, high)
+    ticks = ticks[_within(ticks, low, high) & (ticks > 0)]
+    return ticks, [f"{v:.4g}" for v in ticks]
 
 
 class _LogTicks(Locator):

@@ -290,7 +290,7 @@ def test_viz_refuses_private_part_names():
 )
 def test_log_ticks_lie_inside_increase_and_are_labelled(low, high):
     ticks, labels = viz.style.log_ticks(low, high)
-    assert len(ticks) >= 2 and len(labels) == len(ticks)
+    assert 2 <= len(ticks) <= 7 and len(labels) == len(ticks)
     assert np.all((ticks >= low * (1 - 1e-9)) & (ticks <= high * (1 + 1e-9)))
     assert np.all(np.diff(ticks) > 0) and all(labels)
 
@@ -299,9 +299,12 @@ def test_log_ticks_labels_are_plain_text():
     assert viz.style.log_ticks(1e-5, 1e-1)[1] == ["10\u207b\u2075", "10\u207b\u2074",
         "10\u207b\u00b3", "10\u207b\u00b2", "10\u207b\u00b9"]  # fmt: skip
     assert viz.style.log_ticks(0.3, 20)[1] == ["0.5", "1", "2", "5", "10", "20"]
-    assert viz.style.log_ticks(2e5, 9e5)[1] == [
-        f"{m}\u00b710\u2075" for m in range(2, 10)
+    assert viz.style.log_ticks(2e5, 6e5)[1] == [
+        f"{m}\u00b710\u2075" for m in range(2, 7)
     ]
+    # 1 to 9 would give 8 ticks here: thinned to 1, 2, 5
+    assert viz.style.log_ticks(2e5, 9e5)[1] == ["2\u00b710\u2075", "5\u00b710\u2075"]
+    assert viz.style.log_ticks(0.3, 2)[1] == ["0.5", "1", "2"]
     ticks, labels = viz.style.log_ticks(0, 1)  # no log axis reaches 0: no ticks
     assert ticks.size == 0 and labels == []
 
@@ -318,3 +321,23 @@ def test_plain_log_axis_ticks_follow_the_limits_set_after_it():
     assert not ax.yaxis.get_minor_ticks() and "$" not in "".join(labels)
     with pytest.raises(ValueError, match="which"):
         viz.style.plain_log_axis(ax, "z")
+
+
+def test_to_png_gives_default_log_axes_the_book_ticks_and_keeps_set_ones():
+    from matplotlib.colors import LogNorm
+
+    fig, ax = viz.new_figure()
+    ax.semilogy([1, 2, 3], [1e-3, 1e-1, 10])
+    mesh = ax.pcolormesh(np.arange(1.0, 10.0).reshape(3, 3), norm=LogNorm())
+    colorbar = fig.colorbar(mesh, ax=ax)
+    colorbar.set_ticks([1, 1.5, 2, 5], labels=["1", "1.5", "2", "5"])
+    viz.to_png(fig)
+    y_labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert y_labels == viz.style.log_ticks(*ax.get_ylim())[1]
+    assert [t.get_text() for t in colorbar.ax.get_yticklabels()] == [
+        "1",
+        "1.5",
+        "2",
+        "5",
+    ]
+    assert ax.get_xscale() == "linear"  # a linear axis is left alone
