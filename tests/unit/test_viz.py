@@ -341,3 +341,20 @@ def test_to_png_gives_default_log_axes_the_book_ticks_and_keeps_set_ones():
         "5",
     ]
     assert ax.get_xscale() == "linear"  # a linear axis is left alone
+
+
+def test_page_images_hold_labels_that_stick_out_of_the_fixed_margins():
+    import struct
+
+    def png_width(data):
+        return struct.unpack(">I", data[16:20])[0]
+
+    fig, ax = viz.new_figure(width=4.0, margins=dict(left=0.02))
+    ax.plot([1, 2], [1e-16, 1])
+    ax.set_ylabel("a y label that the fixed left margin cannot hold")
+    fixed, tight = viz.to_png(fig, dpi=50), viz.to_png(fig, dpi=50, tight=True)
+    assert png_width(fixed) == 4.0 * 50
+    assert png_width(tight) > png_width(
+        fixed
+    )  # widened to the label, not cut at the edge
+    assert viz.image(fig, dpi=50).data == tight
