@@ -140,6 +140,42 @@ def test_training_takes_the_update_steps_and_records(small_blocks):
     assert traj.stopped_at == -1
 
 
+def test_threads_share_the_blocks_and_agree_with_one_thread(small_blocks):
+    _, tasks, B, w = small_problem(seed=6, T=333)
+    Bs, ws = np.stack([B, 2 * B]), np.stack([w, -w])
+    one = ft.finite_fo_anil_update(Bs, ws, 0.2, tasks)
+    for workers in (2, 3):
+        shared = ft.finite_fo_anil_update(Bs, ws, 0.2, tasks, workers=workers)
+        for a, b in zip(shared, one, strict=True):
+            assert np.abs(a - b).max() < 1e-13 * np.abs(b).max()
+        again = ft.finite_fo_anil_update(Bs, ws, 0.2, tasks, workers=workers)
+        assert all(np.array_equal(a, b) for a, b in zip(again, shared, strict=True))
+    traj = ft.train_finite_fo_anil(B, 0.1, 0.05, tasks, 5, w0=w, workers=2)
+    ref = ft.train_finite_fo_anil(B, 0.1, 0.05, tasks, 5, w0=w)
+    assert (
+        np.abs(traj.B - ref.B).max() < 1e-13
+        and np.abs(traj.head - ref.head).max() < 1e-13
+    )
+
+
+def test_single_precision_products_change_a_step_and_a_run_by_rounding_only(
+    small_blocks,
+):
+    _, tasks, B, w = small_problem(seed=7, d=7, k_width=7, T=333, m_in=5, m_out=4)
+    double = ft.finite_fo_anil_update(B, w, 0.2, tasks)
+    single = ft.finite_fo_anil_update(B, w, 0.2, tasks, precision="single")
+    for a, b in zip(single, double, strict=True):
+        rel = np.linalg.norm(a - b) / np.linalg.norm(b)
+        assert 1e-10 < rel < 1e-5  # single precision was used, and it changed little
+    kwargs = dict(w0=w, record=[50, 100])
+    ref = ft.train_finite_fo_anil(B, 0.2, 0.2, tasks, 200, **kwargs)
+    run = ft.train_finite_fo_anil(B, 0.2, 0.2, tasks, 200, precision="single", **kwargs)
+    assert run.params["precision"] == "single" and ref.params["precision"] == "double"
+    for name in ("perp_norm", "top_dist", "singular_values", "head_norm"):
+        a, b = getattr(run, name), getattr(ref, name)
+        assert np.abs(a / b - 1).max() < 1e-4, name
+
+
 def test_multitask_matches_per_task_heads(small_blocks):
     _, tasks, B, _ = small_problem(seed=5, T=150)
     alpha, beta, steps = 0.1, 0.2, 4
@@ -212,6 +248,15 @@ def bad_calls():
             (lambda: ft.finite_fo_anil_update(B, w, 0.1, "tasks"), "tasks"),
             (lambda: ft.finite_fo_anil_update(B * np.nan, w, 0.1, tasks), "B"),
             (lambda: ft.finite_fo_anil_update("B", w, 0.1, tasks), "B"),
+            (
+                lambda: ft.finite_fo_anil_update(B, w, 0.1, tasks, precision="half"),
+                "precision",
+            ),
+            (lambda: ft.finite_fo_anil_update(B, w, 0.1, tasks, workers=0), "workers"),
+            (
+                lambda: ft.finite_fo_anil_update(B, w, 0.1, tasks, workers=1.5),
+                "workers",
+            ),
         ],
         "finite_residual_matrix": [
             (lambda: ft.finite_residual_matrix(B, 0.1, tasks), "M"),
@@ -229,6 +274,14 @@ def bad_calls():
                 "record",
             ),
             (lambda: ft.train_finite_fo_anil(B, 0.1, 0.1, [], 3), "tasks"),
+            (
+                lambda: ft.train_finite_fo_anil(B, 0.1, 0.1, tasks, 3, precision=32),
+                "precision",
+            ),
+            (
+                lambda: ft.train_finite_fo_anil(B, 0.1, 0.1, tasks, 3, workers=True),
+                "workers",
+            ),
         ],
         "train_finite_multitask": [
             (
