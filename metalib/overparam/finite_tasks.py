@@ -276,8 +276,6 @@ class _Workers(ThreadPoolExecutor):
 def _check_speed_options(precision, workers):
     """``(dtype, workers)`` from the ``precision`` and ``workers`` arguments, checked by name."""
     dtype = _PRECISIONS[check_choice("precision", precision, tuple(_PRECISIONS))]
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)):
-        raise TypeError(f"workers must be a positive int, got {workers!r}")
     return dtype, check_positive_int("workers", workers)
 
 

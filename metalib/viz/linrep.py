@@ -310,13 +310,15 @@ def draw_linrep(
 
 #: what the panel keeps fixed: 3 trials, a start at distance 0.9, seed 0 (draw_linrep's defaults)
 _FIXED = ("trials", "dist0", "seed")
+_DRAW_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(draw_linrep).parameters.items()
+}
 
 #: the panel's controls at their defaults, which are :func:`draw_linrep`'s own (small enough to
 #: redraw in well under 200 ms)
 LINREP_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(draw_linrep).parameters.items()
-    if name not in _FIXED
+    name: value for name, value in _DRAW_DEFAULTS.items() if name not in _FIXED
 }
 
 
@@ -357,9 +359,6 @@ def linrep_panel(**overrides):
     return Panel(
         draw_linrep,
         controls,
-        fixed={
-            name: inspect.signature(draw_linrep).parameters[name].default
-            for name in _FIXED
-        },
+        fixed={name: _DRAW_DEFAULTS[name] for name in _FIXED},
         links=[link_max("d", "k", lambda d: min(10, d // 2))],
     )

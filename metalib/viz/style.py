@@ -99,13 +99,12 @@ def to_png(fig, dpi=80, tight=False):
     first, so that all figures label log axes one way; ticks a figure set itself are kept.
     """
     for ax in fig.axes:
-        for name in "xy":
-            axis = ax.xaxis if name == "x" else ax.yaxis
+        for axis in (ax.xaxis, ax.yaxis):
             if (
                 axis.get_scale() == "log"
                 and type(axis.get_major_locator()) is LogLocator
             ):
-                plain_log_axis(ax, name)
+                _set_plain_log_ticks(axis)
     buf = io.BytesIO()
     if tight:
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.08)
@@ -220,8 +219,12 @@ def plain_log_axis(ax, which="y"):
     if which not in ("x", "y", "xy"):
         raise ValueError(f'which must be "x", "y" or "xy", got {which!r}')
     for name in which:
-        axis = ax.xaxis if name == "x" else ax.yaxis
         (ax.set_xscale if name == "x" else ax.set_yscale)("log")
-        axis.set_major_locator(_LogTicks())
-        axis.set_major_formatter(_LogLabels())
-        axis.set_minor_locator(NullLocator())
+        _set_plain_log_ticks(ax.xaxis if name == "x" else ax.yaxis)
+
+
+def _set_plain_log_ticks(axis):
+    """:func:`log_ticks` ticks and labels, and no minor ticks, on a log-scaled ``axis``."""
+    axis.set_major_locator(_LogTicks())
+    axis.set_major_formatter(_LogLabels())
+    axis.set_minor_locator(NullLocator())
