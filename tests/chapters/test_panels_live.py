@@ -28,7 +28,7 @@ import sys
 import time
 
 import pytest
-from _chapter_code import CHAPTERS, ROOT, cells, panel_slice
+from _chapter_code import CHAPTERS, ROOT, panel_slice
 
 jupyter_client = pytest.importorskip("jupyter_client")
 
@@ -70,11 +70,6 @@ def _describe_panels():
                         values=repr(p.values())))
     print("@@PANELS@@" + _json.dumps(out, default=float))
 """
-
-
-def has_panel(path):
-    code = "\n".join(cells(path, "code"))
-    return "_panel(" in code or "Panel(" in code
 
 
 class Kernel:
@@ -204,7 +199,7 @@ def drive(kernel, panels, index, name, target, failures):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_panel_survives_the_front_end(path):
-    if not has_panel(path):
+    if not panel_slice(path):
         pytest.fail(f"{path.name} builds no metalib.viz.Panel")
     kernel = Kernel(ROOT / "chapters")
     failures = []

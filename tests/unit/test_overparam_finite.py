@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from bad_input import bad_input_tests
 
 from metalib import overparam as op
 from metalib.divergence import DivergenceWarning
@@ -305,25 +306,10 @@ def bad_calls():
 
 CALLS = bad_calls()
 
-
-@pytest.mark.parametrize(
-    "name,index",
-    [(name, i) for name, cases in CALLS.items() for i in range(len(cases))],
+# every callable of finite_tasks but its two record classes has bad-input cases
+test_bad_input_names_the_argument, test_bad_input_covers_every_callable = (
+    bad_input_tests(CALLS, ft, exclude=("FiniteTasks", "FiniteTrajectory"))
 )
-def test_bad_input_names_the_argument(name, index):
-    call, argument = CALLS[name][index]
-    with pytest.raises((ValueError, TypeError)) as info:
-        call()
-    assert argument in str(info.value), str(info.value)
-
-
-def test_bad_input_covers_every_callable():
-    callables = {
-        n
-        for n in ft.__all__
-        if callable(getattr(ft, n)) and not isinstance(getattr(ft, n), type)
-    }
-    assert callables == set(CALLS), callables ^ set(CALLS)
 
 
 def test_panel_draw_names_bad_arguments():
