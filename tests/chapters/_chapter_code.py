@@ -17,16 +17,17 @@ def cells(path, kind):
     return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == kind]
 
 
+def _python(source):
+    """A code cell's source without its IPython magics and shell lines."""
+    return "\n".join(
+        line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
+    )
+
+
 def code_tree(path):
     """The notebook's code cells as one module (IPython magics and shell lines dropped)."""
-    lines = []
-    for source in cells(path, "code"):
-        lines += [
-            line
-            for line in source.splitlines()
-            if not line.lstrip().startswith(("%", "!"))
-        ]
-    return ast.parse("\n".join(lines), filename=str(path))
+    code = "\n".join(_python(source) for source in cells(path, "code"))
+    return ast.parse(code, filename=str(path))
 
 
 def _names(tree):
@@ -69,7 +70,7 @@ def panel_slice(path):
     local), so a cell the panels need is never left out for want of a name.
     """
     sources = cells(path, "code")
-    trees = [ast.parse(s) for s in sources]
+    trees = [ast.parse(_python(s)) for s in sources]
     keep = {i for i, tree in enumerate(trees) if _makes_or_uses_panel(tree)}
     needed = set()
     for i in range(len(sources) - 1, -1, -1):
